@@ -1,0 +1,74 @@
+# Builds build/ngx_bar_hls_module.so against Debian's nginx (package
+# nginx-dev, /usr/share/nginx/src) or against NGINX_SRC=<nginx source tree>.
+#
+#   make            the module
+#   make demo       fake camera + nginx with conf/demo.conf (the main job)
+#   make test       installs what it needs, runs unit and end-to-end tests
+#   make unit       unit tests of the nginx-free media core only
+
+NGINX_SRC ?= /usr/share/nginx/src
+BUILD     := build
+NGX_BUILD := $(CURDIR)/build/nginx
+CC        ?= cc
+
+MODULE_SRCS := $(wildcard ngx_bar_hls_module/*.c ngx_bar_hls_module/*.h \
+                          ngx_bar_hls_module/core/*.c \
+                          ngx_bar_hls_module/core/*.h) config
+
+AV_CFLAGS := $(shell pkg-config --cflags libavformat libavcodec libavutil)
+AV_LIBS   := $(shell pkg-config --libs libavformat libavcodec libavutil)
+
+CORE_SRCS := $(wildcard ngx_bar_hls_module/core/*.c)
+WARN      := -Wall -Wextra -Wpointer-arith -Wno-unused-parameter -Werror
+
+.PHONY: all module demo test unit clean setup
+
+all: module
+
+module: $(BUILD)/ngx_bar_hls_module.so
+
+# configure writes into its tree, and Debian's copy is root-owned: work on
+# a private copy.  The configure flags come from the tree itself when it
+# has them (nginx-dev's conf_flags), so the module is binary compatible
+# with the nginx it ships.
+$(NGX_BUILD)/objs/Makefile: $(NGINX_SRC)/configure config
+	rm -rf $(NGX_BUILD)
+	mkdir -p $(NGX_BUILD)
+	cp -a $(NGINX_SRC)/. $(NGX_BUILD)/
+	cd $(NGX_BUILD) && ./configure --with-compat --with-threads \
+	    --with-cc-opt='-g -O2 -fPIC -Werror' \
+	    --add-dynamic-module=$(CURDIR) >configure.log 2>&1 \
+	    || { tail -n 30 configure.log; exit 1; }
+
+$(BUILD)/ngx_bar_hls_module.so: $(NGX_BUILD)/objs/Makefile $(MODULE_SRCS)
+	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules
+	cp $(NGX_BUILD)/objs/ngx_http_bar_hls_module.so $@
+
+$(BUILD)/test_core: tests/unit/test_core.c $(CORE_SRCS) \
+                    ngx_bar_hls_module/core/bh_media.h
+	mkdir -p $(BUILD)
+	$(CC) -g -O1 -std=gnu99 $(WARN) -fsanitize=address,undefined \
+	    -fno-omit-frame-pointer -Ingx_bar_hls_module/core $(AV_CFLAGS) \
+	    -o $@ tests/unit/test_core.c $(CORE_SRCS) $(AV_LIBS) -lpthread
+
+$(BUILD)/fixture.mkv:
+	mkdir -p $(BUILD)
+	ffmpeg -nostdin -loglevel error -y \
+	    -f lavfi -i testsrc2=size=320x240:rate=25 \
+	    -f lavfi -i sine=frequency=440:sample_rate=44100 -t 12 \
+	    -c:v libx264 -g 25 -bf 0 -pix_fmt yuv420p -c:a aac $@
+
+setup:
+	scripts/setup
+
+unit: setup $(BUILD)/test_core $(BUILD)/fixture.mkv
+	prove -v --exec '' $(BUILD)/test_core :: $(BUILD)/fixture.mkv
+
+test: setup module $(BUILD)/test_core $(BUILD)/fixture.mkv
+	scripts/run-tests
+
+demo: setup module
+	scripts/demo
+
+clean:
+	rm -rf $(BUILD) t/servroot*

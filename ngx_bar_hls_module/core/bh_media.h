@@ -1,0 +1,215 @@
+
+/*
+ * ngx_bar_hls_module media core.
+ *
+ * Everything in core/ is free of nginx types: it pulls RTSP with
+ * libavformat, cuts the stream into fMP4 parts and segments and writes
+ * HLS playlists.  The nginx glue (ngx_http_bar_hls_*.c) owns threads,
+ * shared memory and HTTP; tests/unit/test_core.c exercises this API alone.
+ */
+
+
+#ifndef _BH_MEDIA_H_INCLUDED_
+#define _BH_MEDIA_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+
+typedef enum {
+    BH_OK = 0,
+    BH_ERROR,               /* unspecified failure */
+    BH_NOMEM,               /* allocation failed */
+    BH_INVALID,             /* malformed input or argument */
+    BH_UNSUPPORTED,         /* codec or stream layout we cannot carry */
+    BH_NOSPACE,             /* output buffer too small */
+    BH_AUTH,                /* camera rejected the credentials */
+    BH_NETWORK,             /* connect/refused/unreachable */
+    BH_TIMEDOUT,            /* no data within the read timeout */
+    BH_EOF,                 /* camera closed the stream */
+    BH_PROTOCOL,            /* not RTSP or garbage on the wire */
+    BH_STOPPED              /* stop requested */
+} bh_status_t;
+
+
+const char *bh_status_text(bh_status_t status);
+
+
+#define BH_USEC                ((int64_t) 1000000)
+
+
+/* chunks the segmenter produces */
+
+typedef enum {
+    BH_CHUNK_INIT = 0,      /* ftyp+moov */
+    BH_CHUNK_PART           /* moof+mdat */
+} bh_chunk_type_t;
+
+
+typedef struct {
+    bh_chunk_type_t     type;
+    uint8_t            *data;           /* malloc()ed; receiver frees */
+    size_t              size;
+
+    /* BH_CHUNK_PART */
+    int64_t             duration;       /* usec */
+    int64_t             start;          /* usec on the output timeline */
+    int64_t             wallclock;      /* usec since the epoch (PDT) */
+    unsigned            segment_start:1;/* first part of a new segment */
+    unsigned            independent:1;  /* starts with a keyframe */
+
+    /* BH_CHUNK_INIT: what the init segment describes */
+    char                codecs[64];     /* RFC 6381, "avc1.64001f,mp4a.40.2" */
+    int                 width;
+    int                 height;
+} bh_chunk_t;
+
+
+typedef void (*bh_chunk_handler_pt)(void *data, bh_chunk_t *chunk);
+
+
+/* segmenter: AVPackets in, fMP4 init segment and parts out */
+
+typedef struct bh_segmenter_s  bh_segmenter_t;
+
+typedef struct {
+    int64_t             segment;        /* target segment duration, usec */
+    int64_t             part;           /* target part duration, usec */
+} bh_segmenter_conf_t;
+
+
+struct AVCodecParameters;
+struct AVPacket;
+
+bh_segmenter_t *bh_segmenter_create(const bh_segmenter_conf_t *conf,
+    bh_chunk_handler_pt handler, void *data);
+
+/*
+ * Declares the streams: video (H.264, required) and audio (AAC or NULL),
+ * with the time bases their packets use.  Packets of other stream indexes
+ * are ignored.
+ */
+bh_status_t bh_segmenter_open(bh_segmenter_t *sg,
+    const struct AVCodecParameters *video, int video_index, int video_tb_num,
+    int video_tb_den, const struct AVCodecParameters *audio, int audio_index,
+    int audio_tb_num, int audio_tb_den, char *err, size_t errlen);
+
+/* wallclock: when the packet reached us, usec since the epoch */
+bh_status_t bh_segmenter_write(bh_segmenter_t *sg, struct AVPacket *pkt,
+    int64_t wallclock, char *err, size_t errlen);
+
+/* emits the part in progress, if any */
+bh_status_t bh_segmenter_flush(bh_segmenter_t *sg);
+
+void bh_segmenter_destroy(bh_segmenter_t *sg);
+
+
+/* playlist writer */
+
+typedef struct {
+    uint64_t            msn;
+    int64_t             duration;       /* usec */
+    int64_t             wallclock;      /* usec since the epoch */
+    uint32_t            init_version;   /* EXT-X-MAP: init_prefix<v>ext */
+    unsigned            discontinuity:1;
+} bh_playlist_segment_t;
+
+
+typedef struct {
+    const char         *init_prefix;    /* "init-" */
+    const char         *init_ext;       /* ".mp4" */
+    const char         *segment_prefix; /* "seg-": URI is prefix<msn>ext */
+    const char         *segment_ext;    /* ".m4s" */
+    int64_t             target;         /* configured target, usec */
+    uint64_t            discontinuity_sequence;
+    bh_playlist_segment_t  *segments;
+    size_t              nsegments;
+} bh_playlist_t;
+
+
+/* returns the length written, or 0 when the buffer is too small */
+size_t bh_playlist_write(const bh_playlist_t *pl, char *buf, size_t len);
+
+/* an upper bound on bh_playlist_write()'s output */
+size_t bh_playlist_size(const bh_playlist_t *pl);
+
+
+/* RTSP pull: runs in its own thread, reports through callbacks */
+
+typedef enum {
+    BH_STATE_CONNECTING = 0,
+    BH_STATE_STREAMING,
+    BH_STATE_BACKOFF,
+    BH_STATE_ERROR
+} bh_state_t;
+
+
+const char *bh_state_text(bh_state_t state);
+
+
+typedef struct {
+    bh_state_t          state;
+    bh_status_t         status;         /* why, for BACKOFF and ERROR */
+    char                message[256];   /* redacted, human readable */
+    int64_t             retry_in;       /* usec, for BACKOFF */
+    int64_t             bytes_in;
+} bh_event_t;
+
+
+typedef struct bh_pull_s  bh_pull_t;
+
+typedef void (*bh_event_handler_pt)(void *data, bh_event_t *ev);
+typedef void (*bh_log_handler_pt)(void *data, int level, const char *msg);
+
+
+typedef struct {
+    const char         *url;            /* may carry user:password@ */
+    int                 tcp;            /* RTSP interleaved over TCP */
+    int64_t             timeout;        /* usec without data = stall */
+    int64_t             backoff_min;    /* usec */
+    int64_t             backoff_max;    /* usec */
+    bh_segmenter_conf_t segmenter;
+
+    bh_chunk_handler_pt on_chunk;
+    bh_event_handler_pt on_event;
+    bh_log_handler_pt   on_log;         /* libav messages, redacted */
+    void               *data;
+} bh_pull_conf_t;
+
+
+bh_pull_t *bh_pull_create(const bh_pull_conf_t *conf);
+
+/* the thread body: returns after bh_pull_stop() */
+void bh_pull_run(bh_pull_t *pull);
+
+/* any thread; makes every blocking call in bh_pull_run() return */
+void bh_pull_stop(bh_pull_t *pull);
+
+void bh_pull_destroy(bh_pull_t *pull);
+
+/* installs the av_log callback that routes messages to on_log */
+void bh_log_init(int level);
+
+
+/* utilities */
+
+/* copies url to buf with any user:password@ replaced by "***@" */
+size_t bh_redact_url(const char *url, char *buf, size_t len);
+
+/*
+ * copies text to buf with the userinfo of every "scheme://user:pass@"
+ * replaced by "***", and every occurrence of secret (when not NULL or
+ * empty) by "***"; always NUL-terminates, truncating if needed
+ */
+void bh_redact_text(const char *text, const char *secret, char *buf,
+    size_t len);
+
+int64_t bh_wallclock(void);             /* usec since the epoch */
+int64_t bh_monotonic(void);             /* usec, monotonic */
+
+int bh_valid_name(const char *name, size_t len);
+
+
+#endif /* _BH_MEDIA_H_INCLUDED_ */

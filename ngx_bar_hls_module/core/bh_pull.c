@@ -1,0 +1,596 @@
+
+/*
+ * ngx_bar_hls_module media core: the RTSP pull loop.
+ *
+ * bh_pull_run() is a thread body: it connects to the camera with
+ * libavformat, feeds the segmenter and reconnects with capped exponential
+ * backoff and jitter until bh_pull_stop().  Every blocking libav call has
+ * an interrupt callback that fires on stop and when no data came within
+ * the read timeout.  Results leave through the callbacks in
+ * bh_pull_conf_t, from this thread: the receiver must hand them over to
+ * its own thread itself.
+ */
+
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavformat/avformat.h>
+#include <libavutil/opt.h>
+
+#include "bh_media.h"
+
+
+#define BH_HEALTHY_USEC      (30 * BH_USEC)
+#define BH_LOG_BURST         20
+
+
+struct bh_pull_s {
+    bh_pull_conf_t      conf;
+    char               *url;
+    char               *secret;         /* password, for redaction */
+
+    pthread_mutex_t     mutex;
+    pthread_cond_t      cond;
+    int                 stop;           /* under mutex, or atomic read */
+
+    int64_t             deadline;       /* monotonic usec, 0: none */
+    int64_t             bytes_in;
+
+    unsigned            streaming:1;
+    unsigned            audio_warned:1;
+
+    int64_t             log_window;     /* rate limit of libav lines */
+    int                 log_count;
+
+    uint64_t            seed;           /* jitter */
+};
+
+
+static __thread bh_pull_t  *bh_current;
+static int                  bh_log_level = AV_LOG_WARNING;
+
+
+static int bh_interrupt(void *data);
+static int bh_stopped(bh_pull_t *pull);
+static bh_status_t bh_session(bh_pull_t *pull, char *err, size_t errlen,
+    int64_t *streamed);
+static bh_status_t bh_av_status(bh_pull_t *pull, int rc);
+static void bh_on_chunk(void *data, bh_chunk_t *chunk);
+static void bh_event(bh_pull_t *pull, bh_state_t state, bh_status_t status,
+    const char *message, int64_t retry_in);
+static void bh_sleep(bh_pull_t *pull, int64_t usec);
+static int64_t bh_jitter(bh_pull_t *pull, int64_t usec);
+static void bh_av_log(void *avcl, int level, const char *fmt, va_list vl);
+
+
+bh_pull_t *
+bh_pull_create(const bh_pull_conf_t *conf)
+{
+    char       *p, *at, *colon, *slash;
+    bh_pull_t  *pull;
+
+    pull = calloc(1, sizeof(bh_pull_t));
+    if (pull == NULL) {
+        return NULL;
+    }
+
+    pull->conf = *conf;
+    pull->url = strdup(conf->url);
+
+    if (pull->url == NULL) {
+        free(pull);
+        return NULL;
+    }
+
+    /* remember the password to redact it even where it is not in a URL */
+
+    p = strstr(pull->url, "://");
+
+    if (p != NULL) {
+        p += 3;
+        slash = strchr(p, '/');
+        at = strchr(p, '@');
+
+        if (at != NULL && (slash == NULL || at < slash)) {
+            colon = memchr(p, ':', at - p);
+
+            if (colon != NULL && at - colon > 1) {
+                pull->secret = strndup(colon + 1, at - colon - 1);
+            }
+        }
+    }
+
+    pthread_mutex_init(&pull->mutex, NULL);
+    pthread_cond_init(&pull->cond, NULL);
+
+    pull->seed = (uint64_t) bh_monotonic() ^ (uintptr_t) pull;
+
+    return pull;
+}
+
+
+void
+bh_pull_destroy(bh_pull_t *pull)
+{
+    if (pull == NULL) {
+        return;
+    }
+
+    pthread_mutex_destroy(&pull->mutex);
+    pthread_cond_destroy(&pull->cond);
+
+    if (pull->secret != NULL) {
+        memset(pull->secret, 0, strlen(pull->secret));
+        free(pull->secret);
+    }
+
+    memset(pull->url, 0, strlen(pull->url));
+    free(pull->url);
+    free(pull);
+}
+
+
+void
+bh_pull_stop(bh_pull_t *pull)
+{
+    pthread_mutex_lock(&pull->mutex);
+    __atomic_store_n(&pull->stop, 1, __ATOMIC_SEQ_CST);
+    pthread_cond_broadcast(&pull->cond);
+    pthread_mutex_unlock(&pull->mutex);
+}
+
+
+static int
+bh_stopped(bh_pull_t *pull)
+{
+    return __atomic_load_n(&pull->stop, __ATOMIC_SEQ_CST);
+}
+
+
+static int
+bh_interrupt(void *data)
+{
+    bh_pull_t  *pull = data;
+
+    int64_t  deadline;
+
+    if (bh_stopped(pull)) {
+        return 1;
+    }
+
+    deadline = __atomic_load_n(&pull->deadline, __ATOMIC_RELAXED);
+
+    return deadline != 0 && bh_monotonic() > deadline;
+}
+
+
+void
+bh_pull_run(bh_pull_t *pull)
+{
+    char         err[256];
+    int64_t      backoff, wait, streamed;
+    bh_state_t   state;
+    bh_status_t  st;
+
+    bh_current = pull;
+    backoff = pull->conf.backoff_min;
+
+    while (!bh_stopped(pull)) {
+
+        bh_event(pull, BH_STATE_CONNECTING, BH_OK, "", 0);
+
+        err[0] = '\0';
+        streamed = 0;
+
+        st = bh_session(pull, err, sizeof(err), &streamed);
+
+        if (bh_stopped(pull)) {
+            break;
+        }
+
+        if (streamed >= BH_HEALTHY_USEC) {
+            backoff = pull->conf.backoff_min;
+        }
+
+        wait = bh_jitter(pull, backoff);
+
+        state = (st == BH_AUTH || st == BH_UNSUPPORTED) ? BH_STATE_ERROR
+                                                        : BH_STATE_BACKOFF;
+
+        bh_event(pull, state, st, err[0] ? err : bh_status_text(st), wait);
+
+        bh_sleep(pull, wait);
+
+        backoff *= 2;
+
+        if (backoff > pull->conf.backoff_max) {
+            backoff = pull->conf.backoff_max;
+        }
+    }
+
+    bh_current = NULL;
+}
+
+
+typedef struct {
+    bh_pull_t          *pull;
+    int64_t             started;        /* monotonic, first part */
+} bh_session_ctx_t;
+
+
+static bh_status_t
+bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
+{
+    int                 rc, v, a, i;
+    char                buf[AV_ERROR_MAX_STRING_SIZE], msg[128];
+    int64_t             now;
+    AVPacket           *pkt;
+    AVStream           *vs, *as;
+    bh_status_t         st;
+    AVDictionary       *opts;
+    bh_segmenter_t     *sg;
+    AVFormatContext    *ic;
+    bh_session_ctx_t    ctx;
+
+    ic = avformat_alloc_context();
+    if (ic == NULL) {
+        return BH_NOMEM;
+    }
+
+    ic->interrupt_callback.callback = bh_interrupt;
+    ic->interrupt_callback.opaque = pull;
+
+    opts = NULL;
+    av_dict_set(&opts, "rtsp_transport", pull->conf.tcp ? "tcp" : "udp", 0);
+    av_dict_set_int(&opts, "timeout", pull->conf.timeout, 0);
+    av_dict_set(&opts, "user_agent", "ngx_bar_hls_module", 0);
+    av_dict_set_int(&opts, "analyzeduration", 2 * BH_USEC, 0);
+    av_dict_set_int(&opts, "fpsprobesize", 0, 0);
+    av_dict_set_int(&opts, "max_delay", BH_USEC / 2, 0);
+
+    __atomic_store_n(&pull->deadline, bh_monotonic() + pull->conf.timeout,
+                     __ATOMIC_RELAXED);
+
+    rc = avformat_open_input(&ic, pull->url, NULL, &opts);
+    av_dict_free(&opts);
+
+    if (rc < 0) {
+        av_strerror(rc, buf, sizeof(buf));
+        snprintf(err, errlen, "connecting: %s", buf);
+        return bh_av_status(pull, rc);
+    }
+
+    sg = NULL;
+    pkt = NULL;
+
+    __atomic_store_n(&pull->deadline,
+                     bh_monotonic() + pull->conf.timeout + 2 * BH_USEC,
+                     __ATOMIC_RELAXED);
+
+    rc = avformat_find_stream_info(ic, NULL);
+    if (rc < 0) {
+        av_strerror(rc, buf, sizeof(buf));
+        snprintf(err, errlen, "reading stream info: %s", buf);
+        st = bh_av_status(pull, rc);
+        goto done;
+    }
+
+    v = -1;
+    a = -1;
+
+    for (i = 0; i < (int) ic->nb_streams; i++) {
+        enum AVMediaType  type = ic->streams[i]->codecpar->codec_type;
+
+        if (type == AVMEDIA_TYPE_VIDEO && v == -1) {
+            v = i;
+
+        } else if (type == AVMEDIA_TYPE_AUDIO && a == -1) {
+            a = i;
+        }
+    }
+
+    if (v == -1) {
+        snprintf(err, errlen, "the camera sends no video");
+        st = BH_UNSUPPORTED;
+        goto done;
+    }
+
+    vs = ic->streams[v];
+
+    if (vs->codecpar->codec_id != AV_CODEC_ID_H264) {
+        snprintf(err, errlen, "video codec %s is not supported, "
+                 "only H.264 is", avcodec_get_name(vs->codecpar->codec_id));
+        st = BH_UNSUPPORTED;
+        goto done;
+    }
+
+    as = (a != -1) ? ic->streams[a] : NULL;
+
+    if (as != NULL && as->codecpar->codec_id != AV_CODEC_ID_AAC) {
+        if (!pull->audio_warned) {
+            pull->audio_warned = 1;
+            snprintf(msg, sizeof(msg), "audio %s is not carried, only AAC "
+                     "is: streaming video only",
+                     avcodec_get_name(as->codecpar->codec_id));
+            pull->conf.on_log(pull->conf.data, AV_LOG_WARNING, msg);
+        }
+
+        as = NULL;
+    }
+
+    for (i = 0; i < (int) ic->nb_streams; i++) {
+        if (ic->streams[i] != vs && ic->streams[i] != as) {
+            ic->streams[i]->discard = AVDISCARD_ALL;
+        }
+    }
+
+    ctx.pull = pull;
+    ctx.started = 0;
+
+    sg = bh_segmenter_create(&pull->conf.segmenter, bh_on_chunk, &ctx);
+    if (sg == NULL) {
+        st = BH_NOMEM;
+        goto done;
+    }
+
+    st = bh_segmenter_open(sg, vs->codecpar, v, vs->time_base.num,
+                           vs->time_base.den,
+                           as ? as->codecpar : NULL, a,
+                           as ? as->time_base.num : 0,
+                           as ? as->time_base.den : 0, err, errlen);
+    if (st != BH_OK) {
+        goto done;
+    }
+
+    pkt = av_packet_alloc();
+    if (pkt == NULL) {
+        st = BH_NOMEM;
+        goto done;
+    }
+
+    for ( ;; ) {
+        now = bh_monotonic();
+        __atomic_store_n(&pull->deadline, now + pull->conf.timeout,
+                         __ATOMIC_RELAXED);
+
+        rc = av_read_frame(ic, pkt);
+
+        if (rc < 0) {
+            if (rc == AVERROR_EOF) {
+                snprintf(err, errlen, "the camera ended the stream");
+
+            } else {
+                av_strerror(rc, buf, sizeof(buf));
+                snprintf(err, errlen, "reading: %s", buf);
+            }
+
+            st = bh_av_status(pull, rc);
+            break;
+        }
+
+        pull->bytes_in += pkt->size;
+
+        st = bh_segmenter_write(sg, pkt, bh_wallclock(), err, errlen);
+        av_packet_unref(pkt);
+
+        if (st != BH_OK) {
+            break;
+        }
+    }
+
+    bh_segmenter_flush(sg);
+
+    if (ctx.started) {
+        *streamed = bh_monotonic() - ctx.started;
+    }
+
+done:
+
+    av_packet_free(&pkt);
+    bh_segmenter_destroy(sg);
+
+    /* the TEARDOWN must not wait for a camera that is gone */
+    __atomic_store_n(&pull->deadline, bh_monotonic() + BH_USEC / 2,
+                     __ATOMIC_RELAXED);
+
+    avformat_close_input(&ic);
+
+    __atomic_store_n(&pull->deadline, 0, __ATOMIC_RELAXED);
+
+    return st;
+}
+
+
+static void
+bh_on_chunk(void *data, bh_chunk_t *chunk)
+{
+    bh_session_ctx_t  *ctx = data;
+
+    char        msg[160];
+    bh_pull_t  *pull;
+
+    pull = ctx->pull;
+
+    if (chunk->type == BH_CHUNK_INIT) {
+        snprintf(msg, sizeof(msg), "%dx%d %s", chunk->width, chunk->height,
+                 chunk->codecs);
+
+        ctx->started = bh_monotonic();
+        bh_event(pull, BH_STATE_STREAMING, BH_OK, msg, 0);
+    }
+
+    pull->conf.on_chunk(pull->conf.data, chunk);
+}
+
+
+static bh_status_t
+bh_av_status(bh_pull_t *pull, int rc)
+{
+    if (bh_stopped(pull)) {
+        return BH_STOPPED;
+    }
+
+    switch (rc) {
+
+    case AVERROR_EXIT:
+        return BH_TIMEDOUT;
+
+    case AVERROR_HTTP_UNAUTHORIZED:
+    case AVERROR_HTTP_FORBIDDEN:
+    case AVERROR(EACCES):
+    case AVERROR(EPERM):
+        return BH_AUTH;
+
+    case AVERROR(ECONNREFUSED):
+    case AVERROR(ECONNRESET):
+    case AVERROR(EHOSTUNREACH):
+    case AVERROR(ENETUNREACH):
+    case AVERROR(EPIPE):
+    case AVERROR(EIO):
+        return BH_NETWORK;
+
+    case AVERROR(ETIMEDOUT):
+        return BH_TIMEDOUT;
+
+    case AVERROR_EOF:
+        return BH_EOF;
+
+    case AVERROR_INVALIDDATA:
+    case AVERROR_HTTP_NOT_FOUND:
+    case AVERROR_HTTP_BAD_REQUEST:
+    case AVERROR_HTTP_OTHER_4XX:
+    case AVERROR_HTTP_SERVER_ERROR:
+    case AVERROR_PROTOCOL_NOT_FOUND:
+        return BH_PROTOCOL;
+
+    case AVERROR_DECODER_NOT_FOUND:
+    case AVERROR_DEMUXER_NOT_FOUND:
+    case AVERROR_PATCHWELCOME:
+        return BH_UNSUPPORTED;
+
+    default:
+        return BH_ERROR;
+    }
+}
+
+
+static void
+bh_event(bh_pull_t *pull, bh_state_t state, bh_status_t status,
+    const char *message, int64_t retry_in)
+{
+    bh_event_t  ev;
+
+    ev.state = state;
+    ev.status = status;
+    ev.retry_in = retry_in;
+    ev.bytes_in = pull->bytes_in;
+
+    bh_redact_text(message, pull->secret, ev.message, sizeof(ev.message));
+
+    pull->conf.on_event(pull->conf.data, &ev);
+}
+
+
+static void
+bh_sleep(bh_pull_t *pull, int64_t usec)
+{
+    int64_t          end;
+    struct timespec  ts;
+
+    end = bh_wallclock() + usec;
+    ts.tv_sec = end / BH_USEC;
+    ts.tv_nsec = end % BH_USEC * 1000;
+
+    pthread_mutex_lock(&pull->mutex);
+
+    while (!pull->stop) {
+        if (pthread_cond_timedwait(&pull->cond, &pull->mutex, &ts)
+            == ETIMEDOUT)
+        {
+            break;
+        }
+    }
+
+    pthread_mutex_unlock(&pull->mutex);
+}
+
+
+/* usec scaled by a random factor in [0.75, 1.25) */
+
+static int64_t
+bh_jitter(bh_pull_t *pull, int64_t usec)
+{
+    pull->seed = pull->seed * 6364136223846793005ULL + 1442695040888963407ULL;
+
+    return usec * 3 / 4 + (int64_t) ((pull->seed >> 33) % (usec / 2 + 1));
+}
+
+
+void
+bh_log_init(int level)
+{
+    bh_log_level = level;
+    av_log_set_callback(bh_av_log);
+}
+
+
+static void
+bh_av_log(void *avcl, int level, const char *fmt, va_list vl)
+{
+    int         prefix;
+    char        line[512], clean[512];
+    size_t      n;
+    int64_t     now;
+    bh_pull_t  *pull;
+
+    pull = bh_current;
+
+    if (pull == NULL || level > bh_log_level) {
+        return;
+    }
+
+    /*
+     * The muxer's warnings are about our own output, not the camera
+     * (e.g. the audio track starting after the video in an empty moov).
+     */
+
+    if (avcl != NULL && level > AV_LOG_ERROR
+        && strcmp((*(AVClass **) avcl)->class_name, "AVFormatContext") == 0
+        && ((AVFormatContext *) avcl)->oformat != NULL)
+    {
+        return;
+    }
+
+    /* at most BH_LOG_BURST lines a second from one camera */
+
+    now = bh_monotonic();
+
+    if (now - pull->log_window > BH_USEC) {
+        pull->log_window = now;
+        pull->log_count = 0;
+    }
+
+    if (++pull->log_count > BH_LOG_BURST) {
+        return;
+    }
+
+    prefix = 1;
+    av_log_format_line2(avcl, level, fmt, vl, line, sizeof(line), &prefix);
+
+    n = strlen(line);
+
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
+        line[--n] = '\0';
+    }
+
+    if (n == 0) {
+        return;
+    }
+
+    bh_redact_text(line, pull->secret, clean, sizeof(clean));
+
+    pull->conf.on_log(pull->conf.data, level, clean);
+}

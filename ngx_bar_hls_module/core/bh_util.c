@@ -1,0 +1,176 @@
+
+/*
+ * ngx_bar_hls_module media core: status texts, redaction, clocks.
+ */
+
+
+#include <string.h>
+#include <time.h>
+
+#include "bh_media.h"
+
+
+static const char *bh_status_texts[] = {
+    "ok",
+    "error",
+    "out of memory",
+    "invalid input",
+    "unsupported stream",
+    "buffer too small",
+    "authentication failed",
+    "network error",
+    "timed out",
+    "end of stream",
+    "protocol error",
+    "stopped"
+};
+
+
+static const char *bh_state_texts[] = {
+    "connecting",
+    "streaming",
+    "backoff",
+    "error"
+};
+
+
+const char *
+bh_status_text(bh_status_t status)
+{
+    if ((size_t) status >= sizeof(bh_status_texts) / sizeof(char *)) {
+        return "unknown";
+    }
+
+    return bh_status_texts[status];
+}
+
+
+const char *
+bh_state_text(bh_state_t state)
+{
+    if ((size_t) state >= sizeof(bh_state_texts) / sizeof(char *)) {
+        return "unknown";
+    }
+
+    return bh_state_texts[state];
+}
+
+
+size_t
+bh_redact_url(const char *url, char *buf, size_t len)
+{
+    bh_redact_text(url, NULL, buf, len);
+
+    return strlen(buf);
+}
+
+
+void
+bh_redact_text(const char *text, const char *secret, char *buf, size_t len)
+{
+    size_t       n, slen;
+    const char  *p, *q, *at;
+
+    if (len == 0) {
+        return;
+    }
+
+    slen = (secret != NULL) ? strlen(secret) : 0;
+    n = 0;
+    p = text;
+
+    while (*p != '\0' && n + 1 < len) {
+
+        if (p[0] == ':' && p[1] == '/' && p[2] == '/') {
+
+            /* a URL: is there a userinfo before the host? */
+
+            at = NULL;
+
+            for (q = p + 3; *q != '\0'; q++) {
+                if (*q == '@') {
+                    at = q;
+                    break;
+                }
+
+                if (*q == '/' || *q == ' ' || *q == '"' || *q == '\''
+                    || *q == '\n' || *q == '>' || *q == '?' || *q == '#')
+                {
+                    break;
+                }
+            }
+
+            if (at != NULL) {
+                if (n + 6 >= len) {
+                    break;
+                }
+
+                memcpy(buf + n, "://***", 6);
+                n += 6;
+                p = at;
+                continue;
+            }
+        }
+
+        if (slen > 0 && strncmp(p, secret, slen) == 0) {
+            if (n + 3 >= len) {
+                break;
+            }
+
+            memcpy(buf + n, "***", 3);
+            n += 3;
+            p += slen;
+            continue;
+        }
+
+        buf[n++] = *p++;
+    }
+
+    buf[n] = '\0';
+}
+
+
+int64_t
+bh_wallclock(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+
+    return (int64_t) ts.tv_sec * BH_USEC + ts.tv_nsec / 1000;
+}
+
+
+int64_t
+bh_monotonic(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (int64_t) ts.tv_sec * BH_USEC + ts.tv_nsec / 1000;
+}
+
+
+int
+bh_valid_name(const char *name, size_t len)
+{
+    size_t  i;
+    char    c;
+
+    if (len == 0 || len > 64) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        c = name[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}

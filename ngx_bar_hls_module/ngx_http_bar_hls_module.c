@@ -1,0 +1,523 @@
+
+/*
+ * ngx_bar_hls_module: directives and the module definition.
+ *
+ *     bar_hls_zone SIZE;
+ *     bar_hls_camera NAME URL [segment=2s] [part=200ms] [window=6]
+ *                             [transport=tcp|udp] [timeout=10s]
+ *                             [bitrate=2m];
+ *     location /live/ { bar_hls; }
+ */
+
+
+#include "ngx_http_bar_hls.h"
+
+
+#define NGX_HTTP_BAR_HLS_ZONE_NAME      "bar_hls"
+
+
+static void *ngx_http_bar_hls_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_bar_hls_init_main_conf(ngx_conf_t *cf, void *conf);
+static char *ngx_http_bar_hls_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_bar_hls_camera(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_bar_hls_camera_param(ngx_conf_t *cf,
+    ngx_http_bar_hls_camera_t *cam, ngx_str_t *value);
+static ngx_int_t ngx_http_bar_hls_resolve_url(ngx_conf_t *cf,
+    ngx_str_t *value, ngx_str_t *url);
+static char *ngx_http_bar_hls(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_bar_hls_init_process(ngx_cycle_t *cycle);
+static void ngx_http_bar_hls_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_command_t  ngx_http_bar_hls_commands[] = {
+
+    { ngx_string("bar_hls_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_bar_hls_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("bar_hls_camera"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_bar_hls_camera,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("bar_hls"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_bar_hls,
+      0,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_bar_hls_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_bar_hls_create_main_conf,     /* create main configuration */
+    ngx_http_bar_hls_init_main_conf,       /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_bar_hls_module = {
+    NGX_MODULE_V1,
+    &ngx_http_bar_hls_module_ctx,          /* module context */
+    ngx_http_bar_hls_commands,             /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_bar_hls_init_process,         /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_bar_hls_exit_process,         /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_bar_hls_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_bar_hls_main_conf_t  *bmcf;
+
+    bmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_bar_hls_main_conf_t));
+    if (bmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&bmcf->cameras, cf->pool, 4,
+                       sizeof(ngx_http_bar_hls_camera_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return bmcf;
+}
+
+
+static char *
+ngx_http_bar_hls_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_bar_hls_main_conf_t *bmcf = conf;
+
+    size_t                      need;
+    ngx_uint_t                  i;
+    ngx_http_bar_hls_camera_t  *cam;
+
+    if (bmcf->cameras.nelts == 0) {
+        return NGX_CONF_OK;
+    }
+
+    if (bmcf->shm_zone == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "bar_hls: \"bar_hls_camera\" needs \"bar_hls_zone\" "
+                      "in the http block");
+        return NGX_CONF_ERROR;
+    }
+
+    need = 64 * 1024;
+    cam = bmcf->cameras.elts;
+
+    for (i = 0; i < bmcf->cameras.nelts; i++) {
+        need += ngx_http_bar_hls_zone_estimate(&cam[i]);
+    }
+
+    if (bmcf->shm_zone->shm.size < need) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "bar_hls: \"bar_hls_zone %uzk\" is too small for %ui "
+                      "camera(s): at least %uzk is needed for their "
+                      "windows at the configured bitrates",
+                      bmcf->shm_zone->shm.size / 1024, bmcf->cameras.nelts,
+                      need / 1024 + 1);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_bar_hls_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_bar_hls_main_conf_t *bmcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value, name;
+
+    if (bmcf->shm_zone != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    size = ngx_parse_size(&value[1]);
+
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "bar_hls: invalid zone size \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "bar_hls: zone size \"%V\" is too small",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_str_set(&name, NGX_HTTP_BAR_HLS_ZONE_NAME);
+
+    bmcf->shm_zone = ngx_shared_memory_add(cf, &name, size,
+                                           &ngx_http_bar_hls_module);
+    if (bmcf->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    bmcf->shm_zone->init = ngx_http_bar_hls_init_zone;
+    bmcf->shm_zone->data = bmcf;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_bar_hls_camera(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_bar_hls_main_conf_t *bmcf = conf;
+
+    char                       *rv;
+    u_char                     *p;
+    size_t                      len;
+    ngx_str_t                  *value;
+    ngx_uint_t                  i;
+    ngx_http_bar_hls_camera_t  *cam;
+
+    value = cf->args->elts;
+
+    if (!bh_valid_name((char *) value[1].data, value[1].len)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "bar_hls: invalid camera name \"%V\": use 1 to 64 "
+                           "of A-Z a-z 0-9 _ -", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    cam = bmcf->cameras.elts;
+
+    for (i = 0; i < bmcf->cameras.nelts; i++) {
+        if (cam[i].name.len == value[1].len
+            && ngx_strncmp(cam[i].name.data, value[1].data, value[1].len)
+               == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "bar_hls: duplicate camera \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (bmcf->cameras.nelts == NGX_HTTP_BAR_HLS_MAX_CAMERAS) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "bar_hls: too many cameras, at most %d",
+                           NGX_HTTP_BAR_HLS_MAX_CAMERAS);
+        return NGX_CONF_ERROR;
+    }
+
+    cam = ngx_array_push(&bmcf->cameras);
+    if (cam == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(cam, sizeof(ngx_http_bar_hls_camera_t));
+
+    cam->name = value[1];
+    cam->index = bmcf->cameras.nelts - 1;
+    cam->segment = 2000;
+    cam->part = 200;
+    cam->timeout = 10000;
+    cam->window = 6;
+    cam->tcp = 1;
+    cam->bitrate = 2000000;
+
+    if (ngx_http_bar_hls_resolve_url(cf, &value[2], &cam->url) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (!((cam->url.len > 7
+           && ngx_strncasecmp(cam->url.data, (u_char *) "rtsp://", 7) == 0)
+          || (cam->url.len > 8
+              && ngx_strncasecmp(cam->url.data, (u_char *) "rtsps://", 8)
+                 == 0)))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "bar_hls: camera \"%V\": the URL must start with "
+                           "rtsp:// or rtsps://", &cam->name);
+        return NGX_CONF_ERROR;
+    }
+
+    len = cam->url.len + 8;
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cam->safe_url.data = p;
+    cam->safe_url.len = bh_redact_url((char *) cam->url.data, (char *) p,
+                                      len);
+
+    for (i = 3; i < cf->args->nelts; i++) {
+        rv = ngx_http_bar_hls_camera_param(cf, cam, &value[i]);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+    }
+
+    if (cam->part >= cam->segment) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "bar_hls: camera \"%V\": part must be shorter "
+                           "than segment", &cam->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_bar_hls_camera_param(ngx_conf_t *cf, ngx_http_bar_hls_camera_t *cam,
+    ngx_str_t *value)
+{
+    ssize_t     size;
+    ngx_int_t   n;
+    ngx_str_t   v;
+    ngx_msec_t  ms;
+
+    if (ngx_strncmp(value->data, "segment=", 8) == 0
+        || ngx_strncmp(value->data, "part=", 5) == 0
+        || ngx_strncmp(value->data, "timeout=", 8) == 0)
+    {
+        v.data = (u_char *) ngx_strlchr(value->data,
+                                        value->data + value->len, '=') + 1;
+        v.len = value->data + value->len - v.data;
+
+        ms = ngx_parse_time(&v, 0);
+
+        if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
+            goto invalid;
+        }
+
+        if (value->data[0] == 's') {
+            if (ms < 500 || ms > 30000) {
+                goto invalid;
+            }
+
+            cam->segment = ms;
+
+        } else if (value->data[0] == 'p') {
+            if (ms < 50) {
+                goto invalid;
+            }
+
+            cam->part = ms;
+
+        } else {
+            if (ms < 500) {
+                goto invalid;
+            }
+
+            cam->timeout = ms;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "window=", 7) == 0) {
+        n = ngx_atoi(value->data + 7, value->len - 7);
+
+        if (n < 2 || n > NGX_HTTP_BAR_HLS_MAX_WINDOW) {
+            goto invalid;
+        }
+
+        cam->window = n;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(value->data, "transport=tcp") == 0) {
+        cam->tcp = 1;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(value->data, "transport=udp") == 0) {
+        cam->tcp = 0;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "bitrate=", 8) == 0) {
+        v.data = value->data + 8;
+        v.len = value->len - 8;
+
+        size = ngx_parse_size(&v);
+
+        if (size == NGX_ERROR || size < 10000) {
+            goto invalid;
+        }
+
+        cam->bitrate = size;
+        return NGX_CONF_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "bar_hls: camera \"%V\": unknown parameter \"%V\"",
+                       &cam->name, value);
+    return NGX_CONF_ERROR;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "bar_hls: camera \"%V\": invalid value \"%V\"",
+                       &cam->name, value);
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * The URL is given inline, or as env:NAME or file:PATH so that nginx.conf
+ * can be committed without the camera's password.
+ */
+
+static ngx_int_t
+ngx_http_bar_hls_resolve_url(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_str_t *url)
+{
+    char       *env;
+    u_char     *p;
+    ssize_t     n;
+    ngx_fd_t    fd;
+    ngx_str_t   path;
+    ngx_file_t  file;
+    u_char      buf[4096];
+
+    if (ngx_strncmp(value->data, "env:", 4) == 0) {
+        env = getenv((char *) value->data + 4);
+
+        if (env == NULL || env[0] == '\0') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "bar_hls: environment variable \"%s\" "
+                               "is not set", value->data + 4);
+            return NGX_ERROR;
+        }
+
+        url->len = ngx_strlen(env);
+        url->data = ngx_pnalloc(cf->pool, url->len + 1);
+        if (url->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_cpystrn(url->data, (u_char *) env, url->len + 1);
+
+        return NGX_OK;
+    }
+
+    if (ngx_strncmp(value->data, "file:", 5) == 0) {
+        path.data = value->data + 5;
+        path.len = value->len - 5;
+
+        fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+        if (fd == NGX_INVALID_FILE) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                               "bar_hls: cannot open \"%V\"", &path);
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(&file, sizeof(ngx_file_t));
+        file.fd = fd;
+        file.name = path;
+        file.log = cf->log;
+
+        n = ngx_read_file(&file, buf, sizeof(buf) - 1, 0);
+
+        ngx_close_file(fd);
+
+        if (n == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        /* the first line, without surrounding white space */
+
+        p = buf;
+
+        while (n > 0 && (*p == ' ' || *p == '\t')) {
+            p++;
+            n--;
+        }
+
+        url->len = 0;
+
+        while ((ssize_t) url->len < n && p[url->len] != CR
+               && p[url->len] != LF && p[url->len] != ' ')
+        {
+            url->len++;
+        }
+
+        url->data = ngx_pnalloc(cf->pool, url->len + 1);
+        if (url->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_cpystrn(url->data, p, url->len + 1);
+        ngx_explicit_memzero(buf, sizeof(buf));
+
+        return NGX_OK;
+    }
+
+    *url = *value;
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_bar_hls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_bar_hls_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_bar_hls_init_process(ngx_cycle_t *cycle)
+{
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    return ngx_http_bar_hls_init_pulls(cycle);
+}
+
+
+static void
+ngx_http_bar_hls_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_bar_hls_exit_pulls(cycle);
+}

@@ -1,0 +1,590 @@
+
+/*
+ * ngx_bar_hls_module: RTSP pull threads and their hand-off to the event
+ * loop.
+ *
+ * Camera i belongs to worker i % worker_processes.  The owner takes the
+ * camera's lease in the shared zone, then runs the media core's pull loop
+ * (core/bh_pull.c) in a pthread of its own.  That thread touches no nginx
+ * structure: what it produces (parts, state changes, libav log lines) is
+ * malloc()ed into a mutex-protected queue and a byte on a pipe wakes the
+ * event loop, which publishes into the zone and logs.  A 200 ms timer
+ * renews the leases, starts pulls whose lease became free, and stops them
+ * as soon as the worker starts shutting down.
+ */
+
+
+#include "ngx_http_bar_hls.h"
+
+#include <pthread.h>
+#include <libavutil/log.h>
+
+
+#define NGX_HTTP_BAR_HLS_TICK       200
+
+
+typedef enum {
+    NGX_HTTP_BAR_HLS_MSG_CHUNK = 0,
+    NGX_HTTP_BAR_HLS_MSG_EVENT,
+    NGX_HTTP_BAR_HLS_MSG_LOG
+} ngx_http_bar_hls_msg_type_e;
+
+
+typedef struct ngx_http_bar_hls_msg_s  ngx_http_bar_hls_msg_t;
+
+struct ngx_http_bar_hls_msg_s {
+    ngx_http_bar_hls_msg_t         *next;
+    ngx_http_bar_hls_pull_t        *pull;
+    ngx_http_bar_hls_msg_type_e     type;
+    int                             level;
+    bh_chunk_t                      chunk;
+    bh_event_t                      event;
+    char                            text[512];
+};
+
+
+struct ngx_http_bar_hls_pull_s {
+    ngx_http_bar_hls_camera_t      *cam;
+    bh_pull_t                      *core;
+    pthread_t                       tid;
+    uint64_t                        epoch;
+    int                             done;       /* atomic, set by thread */
+
+    bh_state_t                      state;      /* as last logged */
+    bh_status_t                     status;
+
+    unsigned                        running:1;
+    unsigned                        stopping:1;
+};
+
+
+typedef struct {
+    ngx_http_bar_hls_main_conf_t   *bmcf;
+    ngx_http_bar_hls_pull_t        *pulls;
+    ngx_uint_t                      npulls;
+
+    pthread_mutex_t                 mutex;
+    ngx_http_bar_hls_msg_t         *head;
+    ngx_http_bar_hls_msg_t        **tail;
+
+    int                             pipe[2];
+    ngx_connection_t               *conn;
+    ngx_event_t                     timer;
+
+    unsigned                        exiting:1;
+} ngx_http_bar_hls_worker_t;
+
+
+static void ngx_http_bar_hls_tick(ngx_event_t *ev);
+static ngx_int_t ngx_http_bar_hls_start(ngx_http_bar_hls_pull_t *pull,
+    ngx_log_t *log);
+static void ngx_http_bar_hls_reap(ngx_http_bar_hls_pull_t *pull,
+    ngx_uint_t wait);
+static void *ngx_http_bar_hls_thread(void *data);
+static void ngx_http_bar_hls_enqueue(ngx_http_bar_hls_msg_t *msg);
+static void ngx_http_bar_hls_on_chunk(void *data, bh_chunk_t *chunk);
+static void ngx_http_bar_hls_on_event(void *data, bh_event_t *ev);
+static void ngx_http_bar_hls_on_log(void *data, int level, const char *msg);
+static void ngx_http_bar_hls_wakeup_handler(ngx_event_t *ev);
+static void ngx_http_bar_hls_drain(void);
+static void ngx_http_bar_hls_event(ngx_http_bar_hls_pull_t *pull,
+    bh_event_t *ev);
+
+
+static ngx_http_bar_hls_worker_t  ngx_http_bar_hls_worker;
+
+
+ngx_int_t
+ngx_http_bar_hls_init_pulls(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                     i, n, nworkers;
+    ngx_core_conf_t               *ccf;
+    ngx_connection_t              *c;
+    ngx_http_bar_hls_camera_t     *cam;
+    ngx_http_bar_hls_worker_t     *w;
+    ngx_http_bar_hls_main_conf_t  *bmcf;
+
+    w = &ngx_http_bar_hls_worker;
+
+    bmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_bar_hls_module);
+
+    if (bmcf == NULL || bmcf->cameras.nelts == 0) {
+        return NGX_OK;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    nworkers = (ngx_process == NGX_PROCESS_SINGLE) ? 1
+                                                   : ccf->worker_processes;
+
+    ngx_memzero(w, sizeof(ngx_http_bar_hls_worker_t));
+    w->bmcf = bmcf;
+    w->tail = &w->head;
+    w->pipe[0] = -1;
+    w->pipe[1] = -1;
+
+    w->pulls = ngx_pcalloc(cycle->pool, bmcf->cameras.nelts
+                                        * sizeof(ngx_http_bar_hls_pull_t));
+    if (w->pulls == NULL) {
+        return NGX_ERROR;
+    }
+
+    cam = bmcf->cameras.elts;
+    n = 0;
+
+    for (i = 0; i < bmcf->cameras.nelts; i++) {
+        if (cam[i].index % nworkers != (ngx_process == NGX_PROCESS_SINGLE
+                                        ? 0 : ngx_worker))
+        {
+            continue;
+        }
+
+        w->pulls[n].cam = &cam[i];
+        cam[i].pull = &w->pulls[n];
+        n++;
+    }
+
+    w->npulls = n;
+
+    if (n == 0) {
+        return NGX_OK;
+    }
+
+    if (pthread_mutex_init(&w->mutex, NULL) != 0) {
+        return NGX_ERROR;
+    }
+
+    if (pipe2(w->pipe, O_NONBLOCK|O_CLOEXEC) == -1) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
+                      "bar_hls: pipe2() failed");
+        return NGX_ERROR;
+    }
+
+    c = ngx_get_connection(w->pipe[0], cycle->log);
+    if (c == NULL) {
+        return NGX_ERROR;
+    }
+
+    w->conn = c;
+    c->read->handler = ngx_http_bar_hls_wakeup_handler;
+    c->read->log = cycle->log;
+
+    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    bh_log_init(AV_LOG_WARNING);
+
+    w->timer.handler = ngx_http_bar_hls_tick;
+    w->timer.log = cycle->log;
+    w->timer.data = w;
+    w->timer.cancelable = 1;
+
+    ngx_http_bar_hls_tick(&w->timer);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_bar_hls_exit_pulls(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                  i;
+    ngx_http_bar_hls_worker_t  *w;
+
+    w = &ngx_http_bar_hls_worker;
+
+    if (w->npulls == 0) {
+        return;
+    }
+
+    w->exiting = 1;
+
+    for (i = 0; i < w->npulls; i++) {
+        if (w->pulls[i].running) {
+            bh_pull_stop(w->pulls[i].core);
+        }
+    }
+
+    for (i = 0; i < w->npulls; i++) {
+        ngx_http_bar_hls_reap(&w->pulls[i], 1);
+    }
+
+    if (w->timer.timer_set) {
+        ngx_del_timer(&w->timer);
+    }
+
+    if (w->conn != NULL) {
+        ngx_close_connection(w->conn);
+        w->conn = NULL;
+    }
+
+    if (w->pipe[1] != -1) {
+        close(w->pipe[1]);
+        w->pipe[1] = -1;
+    }
+
+    w->npulls = 0;
+}
+
+
+static void
+ngx_http_bar_hls_tick(ngx_event_t *ev)
+{
+    ngx_http_bar_hls_worker_t *w = ev->data;
+
+    ngx_uint_t                i, active;
+    ngx_http_bar_hls_pull_t  *pull;
+
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        w->exiting = 1;
+    }
+
+    active = 0;
+
+    for (i = 0; i < w->npulls; i++) {
+        pull = &w->pulls[i];
+
+        if (pull->running) {
+            if (!pull->stopping
+                && (w->exiting
+                    || ngx_http_bar_hls_heartbeat(w->bmcf, pull->cam,
+                                                  pull->epoch)
+                       != NGX_OK))
+            {
+                pull->stopping = 1;
+                bh_pull_stop(pull->core);
+            }
+
+            ngx_http_bar_hls_reap(pull, 0);
+        }
+
+        if (!pull->running && !w->exiting
+            && ngx_http_bar_hls_acquire(w->bmcf, pull->cam, &pull->epoch)
+               == NGX_OK)
+        {
+            if (ngx_http_bar_hls_start(pull, ev->log) != NGX_OK) {
+                ngx_http_bar_hls_release(w->bmcf, pull->cam, pull->epoch);
+            }
+        }
+
+        active |= pull->running;
+    }
+
+    if (!w->exiting || active) {
+        ngx_add_timer(ev, NGX_HTTP_BAR_HLS_TICK);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_bar_hls_start(ngx_http_bar_hls_pull_t *pull, ngx_log_t *log)
+{
+    int                         err;
+    sigset_t                    all, old;
+    bh_pull_conf_t              conf;
+    ngx_http_bar_hls_camera_t  *cam;
+
+    cam = pull->cam;
+
+    ngx_memzero(&conf, sizeof(bh_pull_conf_t));
+
+    conf.url = (char *) cam->url.data;
+    conf.tcp = cam->tcp;
+    conf.timeout = (int64_t) cam->timeout * 1000;
+    conf.backoff_min = BH_USEC / 2;
+    conf.backoff_max = 30 * BH_USEC;
+    conf.segmenter.segment = (int64_t) cam->segment * 1000;
+    conf.segmenter.part = (int64_t) cam->part * 1000;
+    conf.on_chunk = ngx_http_bar_hls_on_chunk;
+    conf.on_event = ngx_http_bar_hls_on_event;
+    conf.on_log = ngx_http_bar_hls_on_log;
+    conf.data = pull;
+
+    pull->core = bh_pull_create(&conf);
+    if (pull->core == NULL) {
+        return NGX_ERROR;
+    }
+
+    pull->done = 0;
+    pull->stopping = 0;
+
+    /* the thread must not take nginx's signals */
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+
+    err = pthread_create(&pull->tid, NULL, ngx_http_bar_hls_thread, pull);
+
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+    if (err != 0) {
+        ngx_log_error(NGX_LOG_ALERT, log, err,
+                      "bar_hls: camera \"%V\": pthread_create() failed",
+                      &cam->name);
+        bh_pull_destroy(pull->core);
+        pull->core = NULL;
+        return NGX_ERROR;
+    }
+
+    pull->running = 1;
+
+    ngx_log_error(NGX_LOG_INFO, log, 0,
+                  "bar_hls: camera \"%V\": pulling %V", &cam->name,
+                  &cam->safe_url);
+
+    return NGX_OK;
+}
+
+
+/* joins a finished (or, with wait, a stopped) thread and releases the lease */
+
+static void
+ngx_http_bar_hls_reap(ngx_http_bar_hls_pull_t *pull, ngx_uint_t wait)
+{
+    if (!pull->running) {
+        return;
+    }
+
+    if (!wait && !__atomic_load_n(&pull->done, __ATOMIC_ACQUIRE)) {
+        return;
+    }
+
+    pthread_join(pull->tid, NULL);
+
+    /* what the thread left in the queue still belongs to its epoch */
+
+    ngx_http_bar_hls_drain();
+
+    ngx_http_bar_hls_release(ngx_http_bar_hls_worker.bmcf, pull->cam,
+                             pull->epoch);
+
+    bh_pull_destroy(pull->core);
+    pull->core = NULL;
+    pull->running = 0;
+    pull->stopping = 0;
+}
+
+
+static void *
+ngx_http_bar_hls_thread(void *data)
+{
+    ngx_http_bar_hls_pull_t  *pull = data;
+
+    char  c;
+
+    bh_pull_run(pull->core);
+
+    __atomic_store_n(&pull->done, 1, __ATOMIC_RELEASE);
+
+    c = 0;
+    (void) write(ngx_http_bar_hls_worker.pipe[1], &c, 1);
+
+    return NULL;
+}
+
+
+/* runs in the pull thread */
+
+static void
+ngx_http_bar_hls_enqueue(ngx_http_bar_hls_msg_t *msg)
+{
+    char                        c;
+    ngx_http_bar_hls_worker_t  *w;
+
+    w = &ngx_http_bar_hls_worker;
+    msg->next = NULL;
+
+    pthread_mutex_lock(&w->mutex);
+    *w->tail = msg;
+    w->tail = &msg->next;
+    pthread_mutex_unlock(&w->mutex);
+
+    c = 0;
+    (void) write(w->pipe[1], &c, 1);
+}
+
+
+/* runs in the pull thread */
+
+static void
+ngx_http_bar_hls_on_chunk(void *data, bh_chunk_t *chunk)
+{
+    ngx_http_bar_hls_msg_t  *msg;
+
+    msg = malloc(sizeof(ngx_http_bar_hls_msg_t));
+    if (msg == NULL) {
+        free(chunk->data);
+        return;
+    }
+
+    msg->pull = data;
+    msg->type = NGX_HTTP_BAR_HLS_MSG_CHUNK;
+    msg->chunk = *chunk;
+
+    ngx_http_bar_hls_enqueue(msg);
+}
+
+
+/* runs in the pull thread */
+
+static void
+ngx_http_bar_hls_on_event(void *data, bh_event_t *ev)
+{
+    ngx_http_bar_hls_msg_t  *msg;
+
+    msg = malloc(sizeof(ngx_http_bar_hls_msg_t));
+    if (msg == NULL) {
+        return;
+    }
+
+    msg->pull = data;
+    msg->type = NGX_HTTP_BAR_HLS_MSG_EVENT;
+    msg->event = *ev;
+
+    ngx_http_bar_hls_enqueue(msg);
+}
+
+
+/* runs in the pull thread; text is already redacted */
+
+static void
+ngx_http_bar_hls_on_log(void *data, int level, const char *text)
+{
+    ngx_http_bar_hls_msg_t  *msg;
+
+    msg = malloc(sizeof(ngx_http_bar_hls_msg_t));
+    if (msg == NULL) {
+        return;
+    }
+
+    msg->pull = data;
+    msg->type = NGX_HTTP_BAR_HLS_MSG_LOG;
+    msg->level = level;
+    ngx_cpystrn((u_char *) msg->text, (u_char *) text, sizeof(msg->text));
+
+    ngx_http_bar_hls_enqueue(msg);
+}
+
+
+static void
+ngx_http_bar_hls_wakeup_handler(ngx_event_t *ev)
+{
+    u_char             buf[64];
+    ssize_t            n;
+    ngx_uint_t         i;
+    ngx_connection_t  *c;
+
+    c = ev->data;
+
+    do {
+        n = read(c->fd, buf, sizeof(buf));
+    } while (n > 0);
+
+    ngx_http_bar_hls_drain();
+
+    /* a thread that ended is joined now, not at the next tick */
+
+    for (i = 0; i < ngx_http_bar_hls_worker.npulls; i++) {
+        ngx_http_bar_hls_reap(&ngx_http_bar_hls_worker.pulls[i], 0);
+    }
+
+    if (ngx_handle_read_event(ev, 0) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ALERT, ev->log, 0,
+                      "bar_hls: cannot watch the wakeup pipe");
+    }
+}
+
+
+static void
+ngx_http_bar_hls_drain(void)
+{
+    ngx_uint_t                  level;
+    ngx_http_bar_hls_msg_t     *msg, *next;
+    ngx_http_bar_hls_pull_t    *pull;
+    ngx_http_bar_hls_worker_t  *w;
+
+    w = &ngx_http_bar_hls_worker;
+
+    pthread_mutex_lock(&w->mutex);
+    msg = w->head;
+    w->head = NULL;
+    w->tail = &w->head;
+    pthread_mutex_unlock(&w->mutex);
+
+    for ( /* void */ ; msg != NULL; msg = next) {
+        next = msg->next;
+        pull = msg->pull;
+
+        switch (msg->type) {
+
+        case NGX_HTTP_BAR_HLS_MSG_CHUNK:
+            (void) ngx_http_bar_hls_publish(w->bmcf, pull->cam, pull->epoch,
+                                            &msg->chunk, ngx_cycle->log);
+            free(msg->chunk.data);
+            break;
+
+        case NGX_HTTP_BAR_HLS_MSG_EVENT:
+            ngx_http_bar_hls_event(pull, &msg->event);
+            break;
+
+        case NGX_HTTP_BAR_HLS_MSG_LOG:
+
+            /*
+             * While the camera streams, libav's warnings matter; while it
+             * is down they repeat on every retry and the state change
+             * line says it all.
+             */
+
+            if (pull->state != BH_STATE_STREAMING) {
+                level = NGX_LOG_INFO;
+
+            } else {
+                level = (msg->level <= AV_LOG_ERROR) ? NGX_LOG_ERR
+                                                     : NGX_LOG_WARN;
+            }
+
+            ngx_log_error(level, ngx_cycle->log, 0,
+                          "bar_hls: camera \"%V\": %s",
+                          &pull->cam->name, msg->text);
+            break;
+        }
+
+        free(msg);
+    }
+}
+
+
+static void
+ngx_http_bar_hls_event(ngx_http_bar_hls_pull_t *pull, bh_event_t *ev)
+{
+    ngx_http_bar_hls_camera_t  *cam;
+
+    cam = pull->cam;
+
+    ngx_http_bar_hls_set_state(ngx_http_bar_hls_worker.bmcf, cam,
+                               pull->epoch, ev);
+
+    /* one line per change of state, not one per retry */
+
+    if (ev->state == BH_STATE_CONNECTING
+        || (ev->state == pull->state && ev->status == pull->status))
+    {
+        return;
+    }
+
+    pull->state = ev->state;
+    pull->status = ev->status;
+
+    if (ev->state == BH_STATE_STREAMING) {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "bar_hls: camera \"%V\": streaming %s",
+                      &cam->name, ev->message);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "bar_hls: camera \"%V\": %s: %s, retrying in %Mms",
+                  &cam->name, bh_status_text(ev->status), ev->message,
+                  (ngx_msec_t) (ev->retry_in / 1000));
+}

@@ -1,0 +1,700 @@
+
+/*
+ * ngx_bar_hls_module: the shared zone.
+ *
+ * One slab zone holds every camera's slot: ownership, status, the init
+ * segment, a ring of segments made of parts, and the rendered playlist.
+ * The zone survives reloads (same name and size), and so do the slots,
+ * found again by camera name, with their sequence numbers.  Everything is
+ * changed under the zone mutex by the owning worker's event loop only;
+ * any worker reads it under the same mutex.
+ */
+
+
+#include "ngx_http_bar_hls.h"
+
+
+#define NGX_HTTP_BAR_HLS_LEASE      3000    /* msec without heartbeat */
+
+
+static ngx_http_bar_hls_slot_t *ngx_http_bar_hls_slot(
+    ngx_http_bar_hls_main_conf_t *bmcf, ngx_http_bar_hls_camera_t *cam);
+static ngx_int_t ngx_http_bar_hls_slot_media(ngx_slab_pool_t *shpool,
+    ngx_http_bar_hls_slot_t *slot, ngx_http_bar_hls_camera_t *cam);
+static void ngx_http_bar_hls_slot_free_media(ngx_slab_pool_t *shpool,
+    ngx_http_bar_hls_slot_t *slot);
+static ngx_int_t ngx_http_bar_hls_owned(ngx_http_bar_hls_slot_t *slot,
+    uint64_t epoch);
+static ngx_int_t ngx_http_bar_hls_publish_init(ngx_slab_pool_t *shpool,
+    ngx_http_bar_hls_slot_t *slot, bh_chunk_t *chunk);
+static ngx_int_t ngx_http_bar_hls_publish_part(ngx_slab_pool_t *shpool,
+    ngx_http_bar_hls_slot_t *slot, bh_chunk_t *chunk);
+static void *ngx_http_bar_hls_alloc_evicting(ngx_slab_pool_t *shpool,
+    ngx_http_bar_hls_slot_t *slot, size_t size);
+static ngx_int_t ngx_http_bar_hls_evict(ngx_slab_pool_t *shpool,
+    ngx_http_bar_hls_slot_t *slot);
+static ngx_int_t ngx_http_bar_hls_render(ngx_slab_pool_t *shpool,
+    ngx_http_bar_hls_slot_t *slot);
+static ngx_msec_t ngx_http_bar_hls_now(void);
+
+
+ngx_int_t
+ngx_http_bar_hls_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_bar_hls_main_conf_t  *obmcf = data;
+
+    size_t                         len;
+    ngx_uint_t                     i;
+    ngx_slab_pool_t               *shpool;
+    ngx_http_bar_hls_slot_t       *slot;
+    ngx_http_bar_hls_camera_t     *cam;
+    ngx_http_bar_hls_main_conf_t  *bmcf;
+
+    bmcf = shm_zone->data;
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    bmcf->shpool = shpool;
+
+    if (obmcf != NULL) {
+        bmcf->sh = obmcf->sh;
+
+    } else if (shm_zone->shm.exists) {
+        bmcf->sh = shpool->data;
+
+    } else {
+        bmcf->sh = ngx_slab_calloc(shpool, sizeof(ngx_http_bar_hls_shctx_t));
+        if (bmcf->sh == NULL) {
+            return NGX_ERROR;
+        }
+
+        shpool->data = bmcf->sh;
+
+        len = sizeof(" in bar_hls zone \"\"") + shm_zone->shm.name.len;
+
+        shpool->log_ctx = ngx_slab_alloc(shpool, len);
+        if (shpool->log_ctx == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf(shpool->log_ctx, " in bar_hls zone \"%V\"%Z",
+                    &shm_zone->shm.name);
+
+        shpool->log_nomem = 0;
+    }
+
+    /* find each configured camera's slot, or make one */
+
+    cam = bmcf->cameras.elts;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    for (i = 0; i < bmcf->cameras.nelts; i++) {
+        slot = ngx_http_bar_hls_slot(bmcf, &cam[i]);
+
+        if (slot == NULL
+            || ngx_http_bar_hls_slot_media(shpool, slot, &cam[i]) != NGX_OK)
+        {
+            ngx_shmtx_unlock(&shpool->mutex);
+            ngx_log_error(NGX_LOG_EMERG, ngx_cycle->log, 0,
+                          "bar_hls: camera \"%V\": no room in the zone",
+                          &cam[i].name);
+            return NGX_ERROR;
+        }
+
+        cam[i].slot = slot;
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+static ngx_http_bar_hls_slot_t *
+ngx_http_bar_hls_slot(ngx_http_bar_hls_main_conf_t *bmcf,
+    ngx_http_bar_hls_camera_t *cam)
+{
+    ngx_uint_t                 i;
+    ngx_http_bar_hls_slot_t   *slot;
+    ngx_http_bar_hls_shctx_t  *sh;
+
+    sh = bmcf->sh;
+
+    for (i = 0; i < sh->nslots; i++) {
+        slot = sh->slots[i];
+
+        if (slot->name_len == cam->name.len
+            && ngx_strncmp(slot->name, cam->name.data, cam->name.len) == 0)
+        {
+            return slot;
+        }
+    }
+
+    if (sh->nslots == NGX_HTTP_BAR_HLS_MAX_CAMERAS) {
+        return NULL;
+    }
+
+    slot = ngx_slab_calloc_locked(bmcf->shpool,
+                                  sizeof(ngx_http_bar_hls_slot_t));
+    if (slot == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(slot->name, cam->name.data, cam->name.len);
+    slot->name_len = cam->name.len;
+    slot->state = BH_STATE_CONNECTING;
+
+    sh->slots[sh->nslots++] = slot;
+
+    return slot;
+}
+
+
+/* (re)sizes the rings for the camera's window; called with the lock held */
+
+static ngx_int_t
+ngx_http_bar_hls_slot_media(ngx_slab_pool_t *shpool,
+    ngx_http_bar_hls_slot_t *slot, ngx_http_bar_hls_camera_t *cam)
+{
+    ngx_uint_t  nsegs, nparts;
+
+    nsegs = cam->window + 3;
+    nparts = nsegs * (cam->segment / cam->part + 2) * 4;
+
+    slot->target = (int64_t) cam->segment * 1000;
+    slot->window = cam->window;
+
+    if (slot->segs != NULL && slot->nsegs == nsegs && slot->nparts == nparts)
+    {
+        return NGX_OK;
+    }
+
+    ngx_http_bar_hls_slot_free_media(shpool, slot);
+
+    slot->segs = ngx_slab_calloc_locked(shpool,
+                                  nsegs * sizeof(ngx_http_bar_hls_segment_t));
+    slot->parts = ngx_slab_calloc_locked(shpool,
+                                  nparts * sizeof(ngx_http_bar_hls_part_t));
+
+    if (slot->segs == NULL || slot->parts == NULL) {
+        return NGX_ERROR;
+    }
+
+    slot->nsegs = nsegs;
+    slot->nparts = nparts;
+
+    /* the sequence goes on after the media dropped here */
+
+    slot->first_msn = slot->next_msn + (slot->open ? 1 : 0);
+    slot->next_msn = slot->first_msn;
+    slot->open = 0;
+    slot->discontinuity = 1;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_bar_hls_slot_free_media(ngx_slab_pool_t *shpool,
+    ngx_http_bar_hls_slot_t *slot)
+{
+    if (slot->segs != NULL) {
+        while (ngx_http_bar_hls_evict(shpool, slot) == NGX_OK) {
+            /* void */
+        }
+
+        ngx_slab_free_locked(shpool, slot->segs);
+        slot->segs = NULL;
+    }
+
+    if (slot->parts != NULL) {
+        ngx_slab_free_locked(shpool, slot->parts);
+        slot->parts = NULL;
+    }
+
+    if (slot->playlist != NULL) {
+        ngx_slab_free_locked(shpool, slot->playlist);
+        slot->playlist = NULL;
+        slot->playlist_len = 0;
+    }
+}
+
+
+size_t
+ngx_http_bar_hls_zone_estimate(ngx_http_bar_hls_camera_t *cam)
+{
+    size_t  media, meta;
+
+    media = (cam->window + 3) * cam->segment / 1000 * (cam->bitrate / 8);
+    meta = sizeof(ngx_http_bar_hls_slot_t)
+           + (cam->window + 3) * sizeof(ngx_http_bar_hls_segment_t)
+           + (cam->window + 3) * (cam->segment / cam->part + 2) * 4
+             * sizeof(ngx_http_bar_hls_part_t);
+
+    return media + meta + 64 * 1024;
+}
+
+
+static ngx_msec_t
+ngx_http_bar_hls_now(void)
+{
+    ngx_time_t  *tp;
+
+    tp = ngx_timeofday();
+
+    return (ngx_msec_t) (tp->sec * 1000 + tp->msec);
+}
+
+
+/*
+ * Takes the camera for this process when nobody holds it, or when the
+ * holder is dead or silent.  A worker of the previous configuration
+ * releases its cameras as it shuts down, so on reload the new owner waits
+ * for that instead of opening a second RTSP session.
+ */
+
+ngx_int_t
+ngx_http_bar_hls_acquire(ngx_http_bar_hls_main_conf_t *bmcf,
+    ngx_http_bar_hls_camera_t *cam, uint64_t *epoch)
+{
+    ngx_int_t                 rc;
+    ngx_msec_t                now;
+    ngx_http_bar_hls_slot_t  *slot;
+
+    slot = cam->slot;
+    now = ngx_http_bar_hls_now();
+    rc = NGX_AGAIN;
+
+    ngx_shmtx_lock(&bmcf->shpool->mutex);
+
+    if (slot->owner == 0
+        || slot->owner == ngx_pid
+        || (kill(slot->owner, 0) == -1 && ngx_errno == NGX_ESRCH)
+        || now - slot->heartbeat > NGX_HTTP_BAR_HLS_LEASE)
+    {
+        slot->owner = ngx_pid;
+        slot->epoch++;
+        slot->heartbeat = now;
+        slot->state = BH_STATE_CONNECTING;
+        *epoch = slot->epoch;
+        rc = NGX_OK;
+    }
+
+    ngx_shmtx_unlock(&bmcf->shpool->mutex);
+
+    return rc;
+}
+
+
+ngx_int_t
+ngx_http_bar_hls_heartbeat(ngx_http_bar_hls_main_conf_t *bmcf,
+    ngx_http_bar_hls_camera_t *cam, uint64_t epoch)
+{
+    ngx_int_t  rc;
+
+    ngx_shmtx_lock(&bmcf->shpool->mutex);
+
+    rc = ngx_http_bar_hls_owned(cam->slot, epoch);
+
+    if (rc == NGX_OK) {
+        cam->slot->heartbeat = ngx_http_bar_hls_now();
+    }
+
+    ngx_shmtx_unlock(&bmcf->shpool->mutex);
+
+    return rc;
+}
+
+
+void
+ngx_http_bar_hls_release(ngx_http_bar_hls_main_conf_t *bmcf,
+    ngx_http_bar_hls_camera_t *cam, uint64_t epoch)
+{
+    ngx_shmtx_lock(&bmcf->shpool->mutex);
+
+    if (ngx_http_bar_hls_owned(cam->slot, epoch) == NGX_OK) {
+        cam->slot->owner = 0;
+        cam->slot->discontinuity = 1;
+    }
+
+    ngx_shmtx_unlock(&bmcf->shpool->mutex);
+}
+
+
+static ngx_int_t
+ngx_http_bar_hls_owned(ngx_http_bar_hls_slot_t *slot, uint64_t epoch)
+{
+    if (slot->owner == ngx_pid && slot->epoch == epoch) {
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+void
+ngx_http_bar_hls_set_state(ngx_http_bar_hls_main_conf_t *bmcf,
+    ngx_http_bar_hls_camera_t *cam, uint64_t epoch, bh_event_t *ev)
+{
+    u_char                   *p;
+    ngx_http_bar_hls_slot_t  *slot;
+
+    slot = cam->slot;
+
+    ngx_shmtx_lock(&bmcf->shpool->mutex);
+
+    if (ngx_http_bar_hls_owned(slot, epoch) == NGX_OK) {
+
+        if (ev->state == BH_STATE_CONNECTING
+            && slot->state != BH_STATE_CONNECTING)
+        {
+            slot->reconnects++;
+        }
+
+        slot->state = ev->state;
+        slot->bytes_in = ev->bytes_in;
+
+        if (ev->state == BH_STATE_BACKOFF || ev->state == BH_STATE_ERROR) {
+            p = ngx_cpystrn(slot->last_error, (u_char *) ev->message,
+                            NGX_HTTP_BAR_HLS_ERR_LEN);
+            (void) p;
+        }
+    }
+
+    ngx_shmtx_unlock(&bmcf->shpool->mutex);
+}
+
+
+ngx_int_t
+ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
+    ngx_http_bar_hls_camera_t *cam, uint64_t epoch, bh_chunk_t *chunk,
+    ngx_log_t *log)
+{
+    ngx_int_t                 rc;
+    ngx_slab_pool_t          *shpool;
+    ngx_http_bar_hls_slot_t  *slot;
+
+    shpool = bmcf->shpool;
+    slot = cam->slot;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    if (ngx_http_bar_hls_owned(slot, epoch) != NGX_OK) {
+        ngx_shmtx_unlock(&shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    if (chunk->type == BH_CHUNK_INIT) {
+        rc = ngx_http_bar_hls_publish_init(shpool, slot, chunk);
+
+    } else {
+        rc = ngx_http_bar_hls_publish_part(shpool, slot, chunk);
+    }
+
+    if (rc == NGX_OK) {
+        slot->zone_full = 0;
+
+    } else if (!slot->zone_full) {
+        slot->zone_full = 1;
+
+        ngx_shmtx_unlock(&shpool->mutex);
+
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "bar_hls: camera \"%V\": the zone is full, %uz bytes "
+                      "of media dropped; make bar_hls_zone larger",
+                      &cam->name, chunk->size);
+        return NGX_ERROR;
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_bar_hls_publish_init(ngx_slab_pool_t *shpool,
+    ngx_http_bar_hls_slot_t *slot, bh_chunk_t *chunk)
+{
+    u_char  *p;
+
+    /* a new RTSP session: its timestamps start over */
+
+    if (slot->open || slot->next_msn > slot->first_msn) {
+        slot->discontinuity = 1;
+    }
+
+    ngx_cpystrn(slot->codecs, (u_char *) chunk->codecs, sizeof(slot->codecs));
+    slot->width = chunk->width;
+    slot->height = chunk->height;
+
+    if (slot->init != NULL && slot->init_size == chunk->size
+        && ngx_memcmp(slot->init, chunk->data, chunk->size) == 0)
+    {
+        return NGX_OK;
+    }
+
+    p = ngx_http_bar_hls_alloc_evicting(shpool, slot, chunk->size);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, chunk->data, chunk->size);
+
+    /* segments still listed refer to the previous version: keep it */
+
+    if (slot->prev_init != NULL) {
+        ngx_slab_free_locked(shpool, slot->prev_init);
+    }
+
+    slot->prev_init = slot->init;
+    slot->prev_init_size = slot->init_size;
+    slot->prev_init_version = slot->init_version;
+
+    slot->init = p;
+    slot->init_size = chunk->size;
+    slot->init_version++;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_bar_hls_publish_part(ngx_slab_pool_t *shpool,
+    ngx_http_bar_hls_slot_t *slot, bh_chunk_t *chunk)
+{
+    u_char                      *p;
+    ngx_int_t                    closed;
+    ngx_http_bar_hls_part_t     *part;
+    ngx_http_bar_hls_segment_t  *seg;
+
+    if (slot->init == NULL) {
+        return NGX_ERROR;
+    }
+
+    closed = 0;
+
+    if (slot->open
+        && (chunk->segment_start
+            || slot->segs[slot->next_msn % slot->nsegs].nparts
+               >= NGX_HTTP_BAR_HLS_MAX_PARTS))
+    {
+        slot->next_msn++;
+        slot->open = 0;
+        closed = 1;
+    }
+
+    if (!slot->open) {
+        while (slot->next_msn - slot->first_msn + 1 > slot->nsegs) {
+            (void) ngx_http_bar_hls_evict(shpool, slot);
+        }
+
+        seg = &slot->segs[slot->next_msn % slot->nsegs];
+
+        ngx_memzero(seg, sizeof(ngx_http_bar_hls_segment_t));
+        seg->msn = slot->next_msn;
+        seg->first_part = slot->next_part;
+        seg->wallclock = chunk->wallclock;
+        seg->init_version = slot->init_version;
+        seg->discontinuity = slot->discontinuity;
+
+        if (slot->discontinuity && slot->next_msn > slot->first_msn) {
+            slot->discontinuities++;
+        }
+
+        slot->discontinuity = 0;
+        slot->open = 1;
+    }
+
+    seg = &slot->segs[slot->next_msn % slot->nsegs];
+
+    /* room in the part ring: the oldest segments go first */
+
+    while (slot->first_msn < slot->next_msn
+           && slot->next_part - slot->segs[slot->first_msn % slot->nsegs]
+                                .first_part >= slot->nparts)
+    {
+        (void) ngx_http_bar_hls_evict(shpool, slot);
+    }
+
+    if (slot->next_part - seg->first_part >= slot->nparts) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_http_bar_hls_alloc_evicting(shpool, slot, chunk->size);
+    if (p == NULL) {
+        if (closed) {
+            (void) ngx_http_bar_hls_render(shpool, slot);
+        }
+
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, chunk->data, chunk->size);
+
+    part = &slot->parts[slot->next_part % slot->nparts];
+    part->data = p;
+    part->size = chunk->size;
+    part->duration = chunk->duration;
+    part->independent = chunk->independent;
+
+    slot->next_part++;
+
+    seg->nparts++;
+    seg->size += chunk->size;
+    seg->duration += chunk->duration;
+
+    slot->updated = chunk->wallclock;
+
+    if (closed) {
+        return ngx_http_bar_hls_render(shpool, slot);
+    }
+
+    return NGX_OK;
+}
+
+
+/* frees the camera's oldest segments until the allocation succeeds */
+
+static void *
+ngx_http_bar_hls_alloc_evicting(ngx_slab_pool_t *shpool,
+    ngx_http_bar_hls_slot_t *slot, size_t size)
+{
+    void  *p;
+
+    for ( ;; ) {
+        p = ngx_slab_alloc_locked(shpool, size);
+
+        if (p != NULL) {
+            return p;
+        }
+
+        /* keep the newest complete segment: the playlist lists it */
+
+        if (slot->first_msn + 1 >= slot->next_msn
+            || ngx_http_bar_hls_evict(shpool, slot) != NGX_OK)
+        {
+            return NULL;
+        }
+    }
+}
+
+
+static ngx_int_t
+ngx_http_bar_hls_evict(ngx_slab_pool_t *shpool, ngx_http_bar_hls_slot_t *slot)
+{
+    uint32_t                     i;
+    ngx_http_bar_hls_part_t     *part;
+    ngx_http_bar_hls_segment_t  *seg;
+
+    if (slot->first_msn > slot->next_msn
+        || (slot->first_msn == slot->next_msn && !slot->open))
+    {
+        return NGX_DECLINED;
+    }
+
+    seg = &slot->segs[slot->first_msn % slot->nsegs];
+
+    for (i = 0; i < seg->nparts; i++) {
+        part = &slot->parts[(seg->first_part + i) % slot->nparts];
+
+        if (part->data != NULL) {
+            ngx_slab_free_locked(shpool, part->data);
+            part->data = NULL;
+        }
+    }
+
+    if (slot->first_msn == slot->next_msn) {
+        slot->open = 0;
+        slot->next_msn++;
+    }
+
+    slot->first_msn++;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_bar_hls_render(ngx_slab_pool_t *shpool,
+    ngx_http_bar_hls_slot_t *slot)
+{
+    u_char                     *p;
+    size_t                      len;
+    uint64_t                    msn, first, disc;
+    ngx_uint_t                  n;
+    bh_playlist_t               pl;
+    ngx_http_bar_hls_segment_t *seg;
+    bh_playlist_segment_t       segs[NGX_HTTP_BAR_HLS_MAX_WINDOW];
+    u_char                      buf[NGX_HTTP_BAR_HLS_MAX_WINDOW * 256 + 512];
+
+    /* complete segments only: [first, next_msn) */
+
+    first = slot->first_msn;
+
+    if (slot->next_msn - first > slot->window) {
+        first = slot->next_msn - slot->window;
+    }
+
+    n = 0;
+    disc = slot->discontinuities;
+
+    for (msn = first; msn < slot->next_msn; msn++) {
+        seg = &slot->segs[msn % slot->nsegs];
+
+        segs[n].msn = seg->msn;
+        segs[n].duration = seg->duration;
+        segs[n].wallclock = seg->wallclock;
+        segs[n].discontinuity = seg->discontinuity;
+        segs[n].init_version = seg->init_version;
+
+        if (seg->discontinuity && msn > first) {
+            disc--;
+        }
+
+        n++;
+    }
+
+    /* the open segment's discontinuity is counted, but not listed yet */
+
+    if (slot->open
+        && slot->segs[slot->next_msn % slot->nsegs].discontinuity
+        && slot->next_msn > first)
+    {
+        disc--;
+    }
+
+    if (n == 0) {
+        return NGX_OK;
+    }
+
+    pl.init_prefix = "init-";
+    pl.init_ext = ".mp4";
+    pl.segment_prefix = "seg-";
+    pl.segment_ext = ".m4s";
+    pl.target = slot->target;
+    pl.discontinuity_sequence = disc;
+    pl.segments = segs;
+    pl.nsegments = n;
+
+    len = bh_playlist_write(&pl, (char *) buf, sizeof(buf));
+    if (len == 0) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_slab_alloc_locked(shpool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, buf, len);
+
+    if (slot->playlist != NULL) {
+        ngx_slab_free_locked(shpool, slot->playlist);
+    }
+
+    slot->playlist = p;
+    slot->playlist_len = len;
+
+    return NGX_OK;
+}

@@ -1,0 +1,555 @@
+
+/*
+ * Unit tests of the nginx-free media core (TAP, run by prove).
+ *
+ *     test_core FIXTURE
+ *
+ * FIXTURE is a Matroska file with H.264 (1 s GOP, 25 fps, no B-frames)
+ * and AAC, made by the Makefile with ffmpeg's lavfi sources.  Its video
+ * is turned into Annex B, as libavformat's RTSP demuxer delivers it, and
+ * its packets are fed to the segmenter as they are and with the timestamp
+ * faults real cameras show; the output is demuxed again and checked.
+ */
+
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libavcodec/bsf.h>
+#include <libavformat/avformat.h>
+
+#include "bh_media.h"
+
+
+static int  tests;
+static int  failed;
+
+
+#define ok(cond, ...)                                                        \
+    do {                                                                     \
+        tests++;                                                             \
+        if (!(cond)) {                                                       \
+            failed++;                                                        \
+            printf("not ");                                                  \
+        }                                                                    \
+        printf("ok %d - ", tests);                                           \
+        printf(__VA_ARGS__);                                                 \
+        printf("\n");                                                        \
+    } while (0)
+
+
+typedef enum {
+    FAULT_NONE = 0,
+    FAULT_SPLIT_FRAMES,         /* every frame in two packets, one DTS */
+    FAULT_REORDER,              /* DTS of some frames a step back */
+    FAULT_JUMP,                 /* +20 s and -20 s jumps mid-stream */
+    FAULT_UNTIMED_FIRST,        /* first keyframe without timestamps */
+    FAULT_NO_EXTRADATA          /* SPS/PPS only in the stream */
+} fault_t;
+
+
+typedef struct {
+    uint8_t    *init;
+    size_t      init_size;
+    uint8_t    *media;
+    size_t      media_size;
+    int         parts;
+    int         segments;
+    int         segment_not_independent;
+    int64_t     seg_duration[256];
+    int64_t     total;
+    int64_t     max_part;
+    int         bad_start;
+    int64_t     next_start;
+    char        codecs[64];
+} output_t;
+
+
+static void test_redact(void);
+static void test_names(void);
+static void test_playlist(void);
+static void test_segmenter(const char *fixture, fault_t fault,
+    const char *name);
+static void collect(void *data, bh_chunk_t *chunk);
+static int check_output(output_t *out, int *frames, int *audio,
+    int64_t *gap);
+
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s FIXTURE.mkv\n", argv[0]);
+        return 2;
+    }
+
+    av_log_set_level(getenv("BH_DEBUG") ? AV_LOG_DEBUG : AV_LOG_ERROR);
+
+    test_redact();
+    test_names();
+    test_playlist();
+
+    test_segmenter(argv[1], FAULT_NONE, "clean stream");
+    test_segmenter(argv[1], FAULT_SPLIT_FRAMES, "frames split in packets");
+    test_segmenter(argv[1], FAULT_REORDER, "DTS going back");
+    test_segmenter(argv[1], FAULT_JUMP, "timestamp jumps");
+    test_segmenter(argv[1], FAULT_UNTIMED_FIRST, "untimed first keyframe");
+    test_segmenter(argv[1], FAULT_NO_EXTRADATA, "SPS/PPS in band only");
+
+    printf("1..%d\n", tests);
+
+    return failed ? 1 : 0;
+}
+
+
+static void
+test_redact(void)
+{
+    char  buf[256];
+
+    bh_redact_text("rtsp://admin:secret@10.0.0.2:554/stream1", NULL, buf,
+                   sizeof(buf));
+    ok(strcmp(buf, "rtsp://***@10.0.0.2:554/stream1") == 0,
+       "userinfo redacted: %s", buf);
+
+    bh_redact_text("rtsp://10.0.0.2/s?a=b@c", NULL, buf, sizeof(buf));
+    ok(strcmp(buf, "rtsp://10.0.0.2/s?a=b@c") == 0,
+       "an @ after the host is not userinfo: %s", buf);
+
+    bh_redact_text("Could not open 'rtsp://u:p@h/x' and rtsps://a@b/",
+                   NULL, buf, sizeof(buf));
+    ok(strcmp(buf, "Could not open 'rtsp://***@h/x' and rtsps://***@b/")
+       == 0, "every URL in a message: %s", buf);
+
+    bh_redact_text("wrong password hunter2 for hunter2", "hunter2", buf,
+                   sizeof(buf));
+    ok(strcmp(buf, "wrong password *** for ***") == 0,
+       "the secret anywhere: %s", buf);
+
+    bh_redact_text("rtsp://admin:secret@host/", NULL, buf, 12);
+    ok(strlen(buf) < 12 && strstr(buf, "secret") == NULL
+       && strstr(buf, "admin") == NULL, "truncation keeps it redacted: %s",
+       buf);
+}
+
+
+static void
+test_names(void)
+{
+    char  long_name[66];
+
+    memset(long_name, 'a', 65);
+    long_name[65] = '\0';
+
+    ok(bh_valid_name("ale", 3), "plain name");
+    ok(bh_valid_name("Cam_2-b", 7), "letters, digits, _ and -");
+    ok(!bh_valid_name("", 0), "empty name");
+    ok(!bh_valid_name("..", 2), "dots");
+    ok(!bh_valid_name("a/b", 3), "slash");
+    ok(!bh_valid_name("a%2f", 4), "percent");
+    ok(bh_valid_name(long_name, 64), "64 characters");
+    ok(!bh_valid_name(long_name, 65), "65 characters");
+}
+
+
+static void
+test_playlist(void)
+{
+    char                    buf[4096];
+    size_t                  n;
+    bh_playlist_t           pl;
+    bh_playlist_segment_t   segs[3];
+
+    static const char  *expect =
+        "#EXTM3U\n"
+        "#EXT-X-VERSION:7\n"
+        "#EXT-X-TARGETDURATION:3\n"
+        "#EXT-X-MEDIA-SEQUENCE:41\n"
+        "#EXT-X-DISCONTINUITY-SEQUENCE:2\n"
+        "#EXT-X-INDEPENDENT-SEGMENTS\n"
+        "#EXT-X-MAP:URI=\"init-1.mp4\"\n"
+        "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T20:00:00.000Z\n"
+        "#EXTINF:2.000,\n"
+        "seg-41.m4s\n"
+        "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T20:00:02.000Z\n"
+        "#EXTINF:2.520,\n"
+        "seg-42.m4s\n"
+        "#EXT-X-DISCONTINUITY\n"
+        "#EXT-X-MAP:URI=\"init-2.mp4\"\n"
+        "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T20:00:09.250Z\n"
+        "#EXTINF:1.960,\n"
+        "seg-43.m4s\n";
+
+    memset(segs, 0, sizeof(segs));
+
+    /* 2026-11-25T20:00:00Z */
+    segs[0].msn = 41;
+    segs[0].duration = 2000000;
+    segs[0].wallclock = INT64_C(1795636800) * 1000000;
+    segs[0].init_version = 1;
+    segs[1].msn = 42;
+    segs[1].duration = 2520000;
+    segs[1].wallclock = segs[0].wallclock + 2000000;
+    segs[1].init_version = 1;
+    segs[2].msn = 43;
+    segs[2].duration = 1960000;
+    segs[2].wallclock = segs[0].wallclock + 9250000;
+    segs[2].init_version = 2;
+    segs[2].discontinuity = 1;
+
+    pl.init_prefix = "init-";
+    pl.init_ext = ".mp4";
+    pl.segment_prefix = "seg-";
+    pl.segment_ext = ".m4s";
+    pl.target = 2000000;
+    pl.discontinuity_sequence = 2;
+    pl.segments = segs;
+    pl.nsegments = 3;
+
+    n = bh_playlist_write(&pl, buf, sizeof(buf));
+    ok(n == strlen(expect) && memcmp(buf, expect, n) == 0,
+       "playlist text");
+
+    if (n != strlen(expect) || memcmp(buf, expect, n) != 0) {
+        printf("# got:\n%.*s", (int) n, buf);
+    }
+
+    ok(n <= bh_playlist_size(&pl), "size bound holds (%zu <= %zu)", n,
+       bh_playlist_size(&pl));
+
+    ok(bh_playlist_write(&pl, buf, n) == 0, "too small a buffer: 0");
+
+    segs[1].duration = 3600000;
+    n = bh_playlist_write(&pl, buf, sizeof(buf));
+    ok(n > 0 && strstr(buf, "#EXT-X-TARGETDURATION:4\n") != NULL,
+       "target covers the longest segment");
+}
+
+
+static void
+collect(void *data, bh_chunk_t *chunk)
+{
+    output_t  *out = data;
+
+    if (chunk->type == BH_CHUNK_INIT) {
+        free(out->init);
+        out->init = chunk->data;
+        out->init_size = chunk->size;
+        snprintf(out->codecs, sizeof(out->codecs), "%s", chunk->codecs);
+        return;
+    }
+
+    out->media = realloc(out->media, out->media_size + chunk->size);
+    memcpy(out->media + out->media_size, chunk->data, chunk->size);
+    out->media_size += chunk->size;
+    free(chunk->data);
+
+    if (chunk->start != out->next_start) {
+        out->bad_start++;
+    }
+
+    out->next_start = chunk->start + chunk->duration;
+
+    if (chunk->segment_start) {
+        if (!chunk->independent) {
+            out->segment_not_independent++;
+        }
+
+        if (out->segments < 256) {
+            out->segments++;
+        }
+    }
+
+    if (out->segments > 0) {
+        out->seg_duration[out->segments - 1] += chunk->duration;
+    }
+
+    if (chunk->duration > out->max_part) {
+        out->max_part = chunk->duration;
+    }
+
+    out->total += chunk->duration;
+    out->parts++;
+}
+
+
+static void
+test_segmenter(const char *fixture, fault_t fault, const char *name)
+{
+    int                  rc, v, a, n, frames, in_frames, audio, in_audio, i;
+    int                  short_segments;
+    char                 err[256];
+    int64_t              gap, shift;
+    AVPacket            *pkt, *half;
+    AVBSFContext        *bsf;
+    output_t             out;
+    bh_status_t          st, wst;
+    bh_segmenter_t      *sg;
+    AVFormatContext     *ic;
+    AVCodecParameters   *vpar;
+    bh_segmenter_conf_t  conf;
+
+    ic = NULL;
+
+    rc = avformat_open_input(&ic, fixture, NULL, NULL);
+    if (rc < 0 || avformat_find_stream_info(ic, NULL) < 0) {
+        ok(0, "%s: open fixture %s", name, fixture);
+        return;
+    }
+
+    v = av_find_best_stream(ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+    a = av_find_best_stream(ic, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+
+    memset(&out, 0, sizeof(out));
+
+    conf.segment = 2 * BH_USEC;
+    conf.part = BH_USEC / 5;
+
+    sg = bh_segmenter_create(&conf, collect, &out);
+
+    /* AVCC in the file, Annex B from a camera */
+
+    if (av_bsf_alloc(av_bsf_get_by_name("h264_mp4toannexb"), &bsf) < 0
+        || avcodec_parameters_copy(bsf->par_in, ic->streams[v]->codecpar)
+           < 0
+        || av_bsf_init(bsf) < 0)
+    {
+        ok(0, "%s: h264_mp4toannexb", name);
+        return;
+    }
+
+    vpar = avcodec_parameters_alloc();
+    avcodec_parameters_copy(vpar, bsf->par_out);
+
+    if (fault == FAULT_NO_EXTRADATA) {
+        av_freep(&vpar->extradata);
+        vpar->extradata_size = 0;
+    }
+
+    st = bh_segmenter_open(sg, vpar, v, ic->streams[v]->time_base.num,
+                           ic->streams[v]->time_base.den,
+                           ic->streams[a]->codecpar, a,
+                           ic->streams[a]->time_base.num,
+                           ic->streams[a]->time_base.den, err, sizeof(err));
+    ok(st == BH_OK, "%s: open segmenter", name);
+
+    avcodec_parameters_free(&vpar);
+
+    pkt = av_packet_alloc();
+    half = av_packet_alloc();
+    in_frames = 0;
+    in_audio = 0;
+    n = 0;
+    wst = BH_OK;
+    shift = 0;
+
+    while (wst == BH_OK && av_read_frame(ic, pkt) >= 0) {
+
+        if (pkt->stream_index == v) {
+            if (av_bsf_send_packet(bsf, pkt) < 0
+                || av_bsf_receive_packet(bsf, pkt) < 0)
+            {
+                wst = BH_INVALID;
+                snprintf(err, sizeof(err), "h264_mp4toannexb failed");
+                break;
+            }
+
+            in_frames++;
+            n++;
+
+            switch (fault) {
+
+            case FAULT_UNTIMED_FIRST:
+                if (n == 1) {
+                    pkt->dts = AV_NOPTS_VALUE;
+                    pkt->pts = AV_NOPTS_VALUE;
+                }
+                break;
+
+            case FAULT_REORDER:
+                if (n % 7 == 0) {
+                    pkt->dts -= 3600 * 2;
+                    pkt->pts = pkt->dts;
+                }
+                break;
+
+            case FAULT_JUMP:
+                if (n == 60) {
+                    shift = 20 * 90000;
+                }
+
+                if (n == 120) {
+                    shift = -20 * 90000;
+                }
+
+                pkt->dts += shift;
+                pkt->pts += shift;
+                break;
+
+            case FAULT_SPLIT_FRAMES:
+                if (pkt->size > 8) {
+                    av_packet_ref(half, pkt);
+                    half->size = pkt->size / 2;
+                    wst = bh_segmenter_write(sg, half, bh_wallclock(), err,
+                                             sizeof(err));
+                    av_packet_unref(half);
+
+                    pkt->data += pkt->size / 2;
+                    pkt->size -= pkt->size / 2;
+                    pkt->flags &= ~AV_PKT_FLAG_KEY;
+                }
+                break;
+
+            default:
+                break;
+            }
+
+        } else if (pkt->stream_index == a) {
+            in_audio++;
+
+            if (fault == FAULT_JUMP) {
+                pkt->dts += av_rescale_q(shift, (AVRational) { 1, 90000 },
+                                         ic->streams[a]->time_base);
+                pkt->pts = pkt->dts;
+            }
+        }
+
+        if (wst == BH_OK) {
+            wst = bh_segmenter_write(sg, pkt, bh_wallclock(), err,
+                                     sizeof(err));
+        }
+
+        av_packet_unref(pkt);
+    }
+
+    ok(wst == BH_OK, "%s: every packet accepted%s%s", name,
+       wst == BH_OK ? "" : ": ", wst == BH_OK ? "" : err);
+
+    ok(bh_segmenter_flush(sg) == BH_OK, "%s: flush", name);
+
+    bh_segmenter_destroy(sg);
+    av_bsf_free(&bsf);
+    av_packet_free(&pkt);
+    av_packet_free(&half);
+    avformat_close_input(&ic);
+
+    ok(out.init != NULL && out.init_size > 0, "%s: init segment", name);
+    ok(strncmp(out.codecs, "avc1.", 5) == 0 && strlen(out.codecs) == 21
+       && strcmp(out.codecs + 11, ",mp4a.40.2") == 0,
+       "%s: codecs %s", name, out.codecs);
+    ok(out.segments >= 4, "%s: %d segments, %d parts", name, out.segments,
+       out.parts);
+    ok(out.segment_not_independent == 0,
+       "%s: every segment starts with a keyframe", name);
+    ok(out.bad_start == 0, "%s: parts are contiguous", name);
+    ok(out.max_part <= conf.part + BH_USEC / 25 + 1000,
+       "%s: parts at most a frame over target (longest %" PRId64 " us)",
+       name, out.max_part);
+
+    short_segments = 0;
+
+    for (i = 0; i < out.segments - 1; i++) {
+        if (out.seg_duration[i] < conf.segment * 9 / 10
+            || out.seg_duration[i] > conf.segment + BH_USEC + 1000)
+        {
+            short_segments++;
+            printf("# segment %d lasts %" PRId64 " us\n", i,
+                   out.seg_duration[i]);
+        }
+    }
+
+    ok(short_segments == 0, "%s: segments cut at the target", name);
+
+    rc = check_output(&out, &frames, &audio, &gap);
+
+    ok(rc == 0, "%s: init + parts demux as one fMP4 file", name);
+    ok(frames == in_frames, "%s: all %d video frames out (%d)", name,
+       in_frames, frames);
+    ok(audio >= in_audio - 3 && audio <= in_audio,
+       "%s: audio frames out %d of %d", name, audio, in_audio);
+    ok(gap <= 40000 * 2, "%s: no gap in video timestamps (largest step "
+       "%" PRId64 " us)", name, gap);
+
+    free(out.init);
+    free(out.media);
+}
+
+
+/* demuxes init + media again; counts frames and the largest DTS step */
+
+static int
+check_output(output_t *out, int *frames, int *audio, int64_t *gap)
+{
+    int               rc;
+    FILE             *f;
+    char              path[] = "/tmp/bh_test_XXXXXX";
+    int64_t           last, d;
+    AVPacket         *pkt;
+    AVFormatContext  *ic;
+
+    *frames = 0;
+    *audio = 0;
+    *gap = INT64_MAX;
+
+    rc = mkstemp(path);
+    if (rc == -1) {
+        return -1;
+    }
+
+    f = fdopen(rc, "w");
+    fwrite(out->init, 1, out->init_size, f);
+    fwrite(out->media, 1, out->media_size, f);
+    fclose(f);
+
+    ic = NULL;
+
+    if (avformat_open_input(&ic, path, NULL, NULL) < 0
+        || avformat_find_stream_info(ic, NULL) < 0)
+    {
+        unlink(path);
+        return -1;
+    }
+
+    pkt = av_packet_alloc();
+    last = AV_NOPTS_VALUE;
+    *gap = 0;
+    rc = 0;
+
+    while (av_read_frame(ic, pkt) >= 0) {
+        if (ic->streams[pkt->stream_index]->codecpar->codec_type
+            == AVMEDIA_TYPE_VIDEO)
+        {
+            (*frames)++;
+
+            d = av_rescale_q(pkt->dts,
+                             ic->streams[pkt->stream_index]->time_base,
+                             AV_TIME_BASE_Q);
+
+            if (last != AV_NOPTS_VALUE) {
+                if (d <= last) {
+                    rc = -1;
+                }
+
+                if (d - last > *gap) {
+                    *gap = d - last;
+                }
+            }
+
+            last = d;
+
+        } else {
+            (*audio)++;
+        }
+
+        av_packet_unref(pkt);
+    }
+
+    av_packet_free(&pkt);
+    avformat_close_input(&ic);
+    unlink(path);
+
+    return rc;
+}
