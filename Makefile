@@ -47,7 +47,7 @@ $(BUILD)/ngx_bar_hls_module.so: $(NGX_BUILD)/objs/Makefile $(MODULE_SRCS)
 $(BUILD)/test_core: tests/unit/test_core.c $(CORE_SRCS) \
                     ngx_bar_hls_module/core/bh_media.h
 	mkdir -p $(BUILD)
-	$(CC) -g -O1 -std=gnu99 $(WARN) -fsanitize=address,undefined \
+	$(CC) -g -O1 -std=gnu99 $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
 	    -fno-omit-frame-pointer -Ingx_bar_hls_module/core $(AV_CFLAGS) \
 	    -o $@ tests/unit/test_core.c $(CORE_SRCS) $(AV_LIBS) -lpthread
 

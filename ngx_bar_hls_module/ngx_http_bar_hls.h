@@ -41,9 +41,16 @@ typedef struct {
     int64_t                     duration;       /* usec */
     uint32_t                    nparts;
     uint32_t                    size;
-    uint32_t                    init_version;
+    uint32_t                    init_id;
     unsigned                    discontinuity:1;
 } ngx_http_bar_hls_segment_t;
+
+
+typedef struct {
+    u_char                     *data;
+    size_t                      len;
+    uint32_t                    etag;
+} ngx_http_bar_hls_text_t;
 
 
 typedef struct {
@@ -63,18 +70,24 @@ typedef struct {
     u_char                      codecs[64];
     ngx_uint_t                  width;
     ngx_uint_t                  height;
+    time_t                      since;          /* state entered */
     ngx_uint_t                  zone_full;
+
+    /* configuration of the media below */
+    bh_format_t                 format;
+    ngx_uint_t                  window;
+    int64_t                     target;         /* usec */
+    int64_t                     part_target;    /* usec, 0: no LL-HLS */
 
     /* media */
     u_char                     *init;
     size_t                      init_size;
-    uint32_t                    init_version;
+    uint32_t                    init_id;        /* crc32 of init */
     u_char                     *prev_init;      /* still listed */
     size_t                      prev_init_size;
-    uint32_t                    prev_init_version;
+    uint32_t                    prev_init_id;
+    time_t                      init_time;
 
-    ngx_uint_t                  window;
-    int64_t                     target;         /* usec */
     ngx_uint_t                  nsegs;          /* ring capacity */
     ngx_uint_t                  nparts;
     ngx_http_bar_hls_segment_t *segs;
@@ -86,10 +99,12 @@ typedef struct {
     uint64_t                    discontinuities;
     unsigned                    open:1;         /* next_msn has parts */
     unsigned                    discontinuity:1;/* mark the next segment */
+    unsigned                    has_init:1;     /* MPEG-TS: stream known */
 
-    u_char                     *playlist;
-    size_t                      playlist_len;
-    int64_t                     updated;        /* usec since the epoch */
+    ngx_http_bar_hls_text_t     playlist;
+    ngx_http_bar_hls_text_t     delta;          /* _HLS_skip=YES */
+    time_t                      updated;
+    uint64_t                    version;        /* bumped on publish */
 } ngx_http_bar_hls_slot_t;
 
 
@@ -107,14 +122,19 @@ typedef struct {
     ngx_str_t                   safe_url;       /* userinfo redacted */
     ngx_uint_t                  index;
     ngx_msec_t                  segment;
-    ngx_msec_t                  part;
+    ngx_msec_t                  part;           /* 0: off */
     ngx_msec_t                  timeout;
     ngx_uint_t                  window;
     ngx_flag_t                  tcp;
+    bh_format_t                 format;
     size_t                      bitrate;        /* bits/s, for sizing */
 
     ngx_http_bar_hls_slot_t    *slot;
     ngx_http_bar_hls_pull_t    *pull;           /* owner worker only */
+
+    /* this worker's requests waiting for the camera's next part */
+    ngx_queue_t                 waiters;
+    uint64_t                    seen;           /* slot->version seen */
 } ngx_http_bar_hls_camera_t;
 
 
@@ -124,6 +144,14 @@ typedef struct {
     ngx_http_bar_hls_shctx_t   *sh;
     ngx_array_t                 cameras;        /* of camera_t */
 } ngx_http_bar_hls_main_conf_t;
+
+
+typedef struct {
+    ngx_array_t                *allow_origin;   /* of ngx_str_t; NULL: off */
+    ngx_msec_t                  playlist_max_age;   /* UNSET: half target */
+    ngx_msec_t                  block_timeout;
+    ngx_flag_t                  cdn_cache_control;
+} ngx_http_bar_hls_loc_conf_t;
 
 
 extern ngx_module_t  ngx_http_bar_hls_module;
@@ -144,6 +172,8 @@ ngx_int_t ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_log_t *log);
 void ngx_http_bar_hls_set_state(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_http_bar_hls_camera_t *cam, uint64_t epoch, bh_event_t *ev);
+ngx_http_bar_hls_camera_t *ngx_http_bar_hls_find(
+    ngx_http_bar_hls_main_conf_t *bmcf, u_char *name, size_t len);
 
 
 /* ngx_http_bar_hls_pull.c */
@@ -155,6 +185,12 @@ void ngx_http_bar_hls_exit_pulls(ngx_cycle_t *cycle);
 /* ngx_http_bar_hls_handler.c */
 
 ngx_int_t ngx_http_bar_hls_handler(ngx_http_request_t *r);
+void ngx_http_bar_hls_wake(ngx_http_bar_hls_camera_t *cam);
+
+
+/* ngx_http_bar_hls_status.c */
+
+ngx_int_t ngx_http_bar_hls_status_handler(ngx_http_request_t *r);
 
 
 #endif /* _NGX_HTTP_BAR_HLS_H_INCLUDED_ */

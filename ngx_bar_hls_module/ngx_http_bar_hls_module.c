@@ -3,10 +3,18 @@
  * ngx_bar_hls_module: directives and the module definition.
  *
  *     bar_hls_zone SIZE;
- *     bar_hls_camera NAME URL [segment=2s] [part=200ms] [window=6]
- *                             [transport=tcp|udp] [timeout=10s]
- *                             [bitrate=2m];
- *     location /live/ { bar_hls; }
+ *     bar_hls_camera NAME URL|env:VAR|file:PATH [segment=2s]
+ *                    [part=200ms|off] [window=6] [transport=tcp|udp]
+ *                    [timeout=10s] [variant=fmp4|mpegts] [bitrate=2m];
+ *
+ *     location /live/ {
+ *         bar_hls;
+ *         bar_hls_allow_origin off | * | ORIGIN ...;     default *
+ *         bar_hls_playlist_max_age TIME;          default half a segment
+ *         bar_hls_cdn_cache_control on|off;               default off
+ *         bar_hls_block_timeout TIME;                     default 10s
+ *     }
+ *     location = /live/status { bar_hls_status; }
  */
 
 
@@ -17,6 +25,13 @@
 
 
 static void *ngx_http_bar_hls_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_bar_hls_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_bar_hls_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_bar_hls_allow_origin(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_bar_hls_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_bar_hls_init_main_conf(ngx_conf_t *cf, void *conf);
 static char *ngx_http_bar_hls_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -55,6 +70,41 @@ static ngx_command_t  ngx_http_bar_hls_commands[] = {
       0,
       NULL },
 
+    { ngx_string("bar_hls_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_bar_hls_status,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("bar_hls_allow_origin"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_bar_hls_allow_origin,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("bar_hls_playlist_max_age"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_bar_hls_loc_conf_t, playlist_max_age),
+      NULL },
+
+    { ngx_string("bar_hls_cdn_cache_control"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_bar_hls_loc_conf_t, cdn_cache_control),
+      NULL },
+
+    { ngx_string("bar_hls_block_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_bar_hls_loc_conf_t, block_timeout),
+      NULL },
+
       ngx_null_command
 };
 
@@ -69,8 +119,8 @@ static ngx_http_module_t  ngx_http_bar_hls_module_ctx = {
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
 
-    NULL,                                  /* create location configuration */
-    NULL                                   /* merge location configuration */
+    ngx_http_bar_hls_create_loc_conf,      /* create location configuration */
+    ngx_http_bar_hls_merge_loc_conf        /* merge location configuration */
 };
 
 
@@ -108,6 +158,131 @@ ngx_http_bar_hls_create_main_conf(ngx_conf_t *cf)
     }
 
     return bmcf;
+}
+
+
+static void *
+ngx_http_bar_hls_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_bar_hls_loc_conf_t  *blcf;
+
+    blcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_bar_hls_loc_conf_t));
+    if (blcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     blcf->allow_origin = NULL;
+     */
+
+    blcf->allow_origin = NGX_CONF_UNSET_PTR;
+    blcf->playlist_max_age = NGX_CONF_UNSET_MSEC;
+    blcf->block_timeout = NGX_CONF_UNSET_MSEC;
+    blcf->cdn_cache_control = NGX_CONF_UNSET;
+
+    return blcf;
+}
+
+
+static char *
+ngx_http_bar_hls_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_bar_hls_loc_conf_t *prev = parent;
+    ngx_http_bar_hls_loc_conf_t *conf = child;
+
+    ngx_str_t  *star;
+
+    if (conf->allow_origin == NGX_CONF_UNSET_PTR) {
+        conf->allow_origin = prev->allow_origin;
+    }
+
+    if (conf->allow_origin == NGX_CONF_UNSET_PTR) {
+
+        /* a public stream is usually embedded by a site on another origin */
+
+        conf->allow_origin = ngx_array_create(cf->pool, 1, sizeof(ngx_str_t));
+        if (conf->allow_origin == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        star = ngx_array_push(conf->allow_origin);
+        if (star == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_str_set(star, "*");
+    }
+
+    ngx_conf_merge_msec_value(conf->playlist_max_age,
+                              prev->playlist_max_age, NGX_CONF_UNSET_MSEC);
+    ngx_conf_merge_msec_value(conf->block_timeout, prev->block_timeout,
+                              10000);
+    ngx_conf_merge_value(conf->cdn_cache_control, prev->cdn_cache_control, 0);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_bar_hls_allow_origin(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_bar_hls_loc_conf_t *blcf = conf;
+
+    ngx_str_t   *value, *origin;
+    ngx_uint_t   i;
+
+    if (blcf->allow_origin != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        blcf->allow_origin = NULL;
+        return NGX_CONF_OK;
+    }
+
+    blcf->allow_origin = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                          sizeof(ngx_str_t));
+    if (blcf->allow_origin == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (!(value[i].len == 1 && value[i].data[0] == '*')
+            && !((value[i].len > 7
+                  && ngx_strncmp(value[i].data, "http://", 7) == 0)
+                 || (value[i].len > 8
+                     && ngx_strncmp(value[i].data, "https://", 8) == 0))
+            )
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "bar_hls: invalid origin \"%V\": use *, off "
+                               "or origins such as https://example.org",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (value[i].data[value[i].len - 1] == '/') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "bar_hls: invalid origin \"%V\": an origin "
+                               "has no path, not even \"/\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        origin = ngx_array_push(blcf->allow_origin);
+        if (origin == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *origin = value[i];
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -251,6 +426,7 @@ ngx_http_bar_hls_camera(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cam->timeout = 10000;
     cam->window = 6;
     cam->tcp = 1;
+    cam->format = BH_FORMAT_FMP4;
     cam->bitrate = 2000000;
 
     if (ngx_http_bar_hls_resolve_url(cf, &value[2], &cam->url) != NGX_OK) {
@@ -287,10 +463,10 @@ ngx_http_bar_hls_camera(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    if (cam->part >= cam->segment) {
+    if (cam->part && cam->part * 2 > cam->segment) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "bar_hls: camera \"%V\": part must be shorter "
-                           "than segment", &cam->name);
+                           "bar_hls: camera \"%V\": part must be at most "
+                           "half a segment", &cam->name);
         return NGX_CONF_ERROR;
     }
 
@@ -306,6 +482,11 @@ ngx_http_bar_hls_camera_param(ngx_conf_t *cf, ngx_http_bar_hls_camera_t *cam,
     ngx_int_t   n;
     ngx_str_t   v;
     ngx_msec_t  ms;
+
+    if (ngx_strcmp(value->data, "part=off") == 0) {
+        cam->part = 0;
+        return NGX_CONF_OK;
+    }
 
     if (ngx_strncmp(value->data, "segment=", 8) == 0
         || ngx_strncmp(value->data, "part=", 5) == 0
@@ -343,6 +524,16 @@ ngx_http_bar_hls_camera_param(ngx_conf_t *cf, ngx_http_bar_hls_camera_t *cam,
             cam->timeout = ms;
         }
 
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(value->data, "variant=fmp4") == 0) {
+        cam->format = BH_FORMAT_FMP4;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(value->data, "variant=mpegts") == 0) {
+        cam->format = BH_FORMAT_MPEGTS;
         return NGX_CONF_OK;
     }
 
@@ -503,13 +694,43 @@ ngx_http_bar_hls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+static char *
+ngx_http_bar_hls_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_bar_hls_status_handler;
+
+    return NGX_CONF_OK;
+}
+
+
 static ngx_int_t
 ngx_http_bar_hls_init_process(ngx_cycle_t *cycle)
 {
+    ngx_uint_t                     i;
+    ngx_http_bar_hls_camera_t     *cam;
+    ngx_http_bar_hls_main_conf_t  *bmcf;
+
     if (ngx_process != NGX_PROCESS_WORKER
         && ngx_process != NGX_PROCESS_SINGLE)
     {
         return NGX_OK;
+    }
+
+    bmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_bar_hls_module);
+
+    if (bmcf == NULL) {
+        return NGX_OK;
+    }
+
+    /* the array no longer moves: queue heads may point to themselves */
+
+    cam = bmcf->cameras.elts;
+
+    for (i = 0; i < bmcf->cameras.nelts; i++) {
+        ngx_queue_init(&cam[i].waiters);
     }
 
     return ngx_http_bar_hls_init_pulls(cycle);

@@ -294,8 +294,9 @@ ngx_http_bar_hls_start(ngx_http_bar_hls_pull_t *pull, ngx_log_t *log)
     conf.timeout = (int64_t) cam->timeout * 1000;
     conf.backoff_min = BH_USEC / 2;
     conf.backoff_max = 30 * BH_USEC;
+    conf.segmenter.format = cam->format;
     conf.segmenter.segment = (int64_t) cam->segment * 1000;
-    conf.segmenter.part = (int64_t) cam->part * 1000;
+    conf.segmenter.part = (int64_t) (cam->part ? cam->part : 500) * 1000;
     conf.on_chunk = ngx_http_bar_hls_on_chunk;
     conf.on_event = ngx_http_bar_hls_on_event;
     conf.on_log = ngx_http_bar_hls_on_log;
@@ -522,6 +523,7 @@ ngx_http_bar_hls_drain(void)
             (void) ngx_http_bar_hls_publish(w->bmcf, pull->cam, pull->epoch,
                                             &msg->chunk, ngx_cycle->log);
             free(msg->chunk.data);
+            ngx_http_bar_hls_wake(pull->cam);
             break;
 
         case NGX_HTTP_BAR_HLS_MSG_EVENT:

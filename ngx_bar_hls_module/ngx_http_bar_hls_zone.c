@@ -35,6 +35,14 @@ static ngx_int_t ngx_http_bar_hls_evict(ngx_slab_pool_t *shpool,
     ngx_http_bar_hls_slot_t *slot);
 static ngx_int_t ngx_http_bar_hls_render(ngx_slab_pool_t *shpool,
     ngx_http_bar_hls_slot_t *slot);
+static void ngx_http_bar_hls_parts(ngx_http_bar_hls_slot_t *slot,
+    ngx_http_bar_hls_segment_t *seg, bh_playlist_part_t *parts,
+    bh_playlist_segment_t *out);
+static ngx_int_t ngx_http_bar_hls_text(ngx_slab_pool_t *shpool,
+    bh_playlist_t *pl, ngx_http_bar_hls_text_t *text);
+static void ngx_http_bar_hls_text_free(ngx_slab_pool_t *shpool,
+    ngx_http_bar_hls_text_t *text);
+static ngx_msec_t ngx_http_bar_hls_part(ngx_http_bar_hls_camera_t *cam);
 static ngx_msec_t ngx_http_bar_hls_now(void);
 
 
@@ -143,6 +151,17 @@ ngx_http_bar_hls_slot(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_memcpy(slot->name, cam->name.data, cam->name.len);
     slot->name_len = cam->name.len;
     slot->state = BH_STATE_CONNECTING;
+    slot->since = ngx_time();
+
+    /*
+     * Segment URLs must never name other bytes than they did before, or a
+     * cache in front would serve stale media after a restart: sequence
+     * numbers start from the clock, which they never overtake (segments
+     * last 500 ms or more).
+     */
+
+    slot->first_msn = (uint64_t) ngx_time() * 2;
+    slot->next_msn = slot->first_msn;
 
     sh->slots[sh->nslots++] = slot;
 
@@ -159,15 +178,21 @@ ngx_http_bar_hls_slot_media(ngx_slab_pool_t *shpool,
     ngx_uint_t  nsegs, nparts;
 
     nsegs = cam->window + 3;
-    nparts = nsegs * (cam->segment / cam->part + 2) * 4;
+    nparts = nsegs * (cam->segment / ngx_http_bar_hls_part(cam) + 2) * 4;
 
-    slot->target = (int64_t) cam->segment * 1000;
-    slot->window = cam->window;
-
-    if (slot->segs != NULL && slot->nsegs == nsegs && slot->nparts == nparts)
+    if (slot->segs != NULL && slot->nsegs == nsegs && slot->nparts == nparts
+        && slot->format == cam->format)
     {
+        slot->target = (int64_t) cam->segment * 1000;
+        slot->part_target = (int64_t) cam->part * 1000;
+        slot->window = cam->window;
         return NGX_OK;
     }
+
+    slot->target = (int64_t) cam->segment * 1000;
+    slot->part_target = (int64_t) cam->part * 1000;
+    slot->window = cam->window;
+    slot->format = cam->format;
 
     ngx_http_bar_hls_slot_free_media(shpool, slot);
 
@@ -189,8 +214,18 @@ ngx_http_bar_hls_slot_media(ngx_slab_pool_t *shpool,
     slot->next_msn = slot->first_msn;
     slot->open = 0;
     slot->discontinuity = 1;
+    slot->version++;
 
     return NGX_OK;
+}
+
+
+static ngx_msec_t
+ngx_http_bar_hls_part(ngx_http_bar_hls_camera_t *cam)
+{
+    /* without LL-HLS, parts still cut segments every 500 ms */
+
+    return cam->part ? cam->part : 500;
 }
 
 
@@ -212,10 +247,19 @@ ngx_http_bar_hls_slot_free_media(ngx_slab_pool_t *shpool,
         slot->parts = NULL;
     }
 
-    if (slot->playlist != NULL) {
-        ngx_slab_free_locked(shpool, slot->playlist);
-        slot->playlist = NULL;
-        slot->playlist_len = 0;
+    ngx_http_bar_hls_text_free(shpool, &slot->playlist);
+    ngx_http_bar_hls_text_free(shpool, &slot->delta);
+}
+
+
+static void
+ngx_http_bar_hls_text_free(ngx_slab_pool_t *shpool,
+    ngx_http_bar_hls_text_t *text)
+{
+    if (text->data != NULL) {
+        ngx_slab_free_locked(shpool, text->data);
+        text->data = NULL;
+        text->len = 0;
     }
 }
 
@@ -228,7 +272,8 @@ ngx_http_bar_hls_zone_estimate(ngx_http_bar_hls_camera_t *cam)
     media = (cam->window + 3) * cam->segment / 1000 * (cam->bitrate / 8);
     meta = sizeof(ngx_http_bar_hls_slot_t)
            + (cam->window + 3) * sizeof(ngx_http_bar_hls_segment_t)
-           + (cam->window + 3) * (cam->segment / cam->part + 2) * 4
+           + (cam->window + 3) * (cam->segment / ngx_http_bar_hls_part(cam)
+                                  + 2) * 4
              * sizeof(ngx_http_bar_hls_part_t);
 
     return media + meta + 64 * 1024;
@@ -336,7 +381,6 @@ void
 ngx_http_bar_hls_set_state(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_http_bar_hls_camera_t *cam, uint64_t epoch, bh_event_t *ev)
 {
-    u_char                   *p;
     ngx_http_bar_hls_slot_t  *slot;
 
     slot = cam->slot;
@@ -351,13 +395,17 @@ ngx_http_bar_hls_set_state(ngx_http_bar_hls_main_conf_t *bmcf,
             slot->reconnects++;
         }
 
+        if (ev->state != slot->state) {
+            slot->since = ngx_time();
+        }
+
         slot->state = ev->state;
         slot->bytes_in = ev->bytes_in;
 
         if (ev->state == BH_STATE_BACKOFF || ev->state == BH_STATE_ERROR) {
-            p = ngx_cpystrn(slot->last_error, (u_char *) ev->message,
-                            NGX_HTTP_BAR_HLS_ERR_LEN);
-            (void) p;
+            ngx_snprintf(slot->last_error, NGX_HTTP_BAR_HLS_ERR_LEN - 1,
+                         "%s: %s%Z", bh_status_text(ev->status),
+                         ev->message);
         }
     }
 
@@ -391,6 +439,8 @@ ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
         rc = ngx_http_bar_hls_publish_part(shpool, slot, chunk);
     }
 
+    slot->version++;
+
     if (rc == NGX_OK) {
         slot->zone_full = 0;
 
@@ -416,7 +466,8 @@ static ngx_int_t
 ngx_http_bar_hls_publish_init(ngx_slab_pool_t *shpool,
     ngx_http_bar_hls_slot_t *slot, bh_chunk_t *chunk)
 {
-    u_char  *p;
+    u_char    *p;
+    uint32_t   id;
 
     /* a new RTSP session: its timestamps start over */
 
@@ -427,10 +478,17 @@ ngx_http_bar_hls_publish_init(ngx_slab_pool_t *shpool,
     ngx_cpystrn(slot->codecs, (u_char *) chunk->codecs, sizeof(slot->codecs));
     slot->width = chunk->width;
     slot->height = chunk->height;
+    slot->has_init = 1;
 
-    if (slot->init != NULL && slot->init_size == chunk->size
-        && ngx_memcmp(slot->init, chunk->data, chunk->size) == 0)
-    {
+    if (chunk->size == 0) {
+        return NGX_OK;                      /* MPEG-TS */
+    }
+
+    /* named by its CRC: a URL never names two different init segments */
+
+    id = ngx_crc32_long(chunk->data, chunk->size);
+
+    if (slot->init != NULL && slot->init_id == id) {
         return NGX_OK;
     }
 
@@ -441,7 +499,7 @@ ngx_http_bar_hls_publish_init(ngx_slab_pool_t *shpool,
 
     ngx_memcpy(p, chunk->data, chunk->size);
 
-    /* segments still listed refer to the previous version: keep it */
+    /* segments still listed refer to the previous one: keep it */
 
     if (slot->prev_init != NULL) {
         ngx_slab_free_locked(shpool, slot->prev_init);
@@ -449,11 +507,12 @@ ngx_http_bar_hls_publish_init(ngx_slab_pool_t *shpool,
 
     slot->prev_init = slot->init;
     slot->prev_init_size = slot->init_size;
-    slot->prev_init_version = slot->init_version;
+    slot->prev_init_id = slot->init_id;
 
     slot->init = p;
     slot->init_size = chunk->size;
-    slot->init_version++;
+    slot->init_id = id;
+    slot->init_time = ngx_time();
 
     return NGX_OK;
 }
@@ -468,7 +527,7 @@ ngx_http_bar_hls_publish_part(ngx_slab_pool_t *shpool,
     ngx_http_bar_hls_part_t     *part;
     ngx_http_bar_hls_segment_t  *seg;
 
-    if (slot->init == NULL) {
+    if (!slot->has_init) {
         return NGX_ERROR;
     }
 
@@ -495,7 +554,7 @@ ngx_http_bar_hls_publish_part(ngx_slab_pool_t *shpool,
         seg->msn = slot->next_msn;
         seg->first_part = slot->next_part;
         seg->wallclock = chunk->wallclock;
-        seg->init_version = slot->init_version;
+        seg->init_id = slot->init_id;
         seg->discontinuity = slot->discontinuity;
 
         if (slot->discontinuity && slot->next_msn > slot->first_msn) {
@@ -544,9 +603,7 @@ ngx_http_bar_hls_publish_part(ngx_slab_pool_t *shpool,
     seg->size += chunk->size;
     seg->duration += chunk->duration;
 
-    slot->updated = chunk->wallclock;
-
-    if (closed) {
+    if (closed || slot->part_target) {
         return ngx_http_bar_hls_render(shpool, slot);
     }
 
@@ -615,20 +672,26 @@ ngx_http_bar_hls_evict(ngx_slab_pool_t *shpool, ngx_http_bar_hls_slot_t *slot)
 }
 
 
+/*
+ * Renders the playlist, and its delta update when segments can be
+ * skipped, into the zone: once per change, not once per request.
+ */
+
 static ngx_int_t
 ngx_http_bar_hls_render(ngx_slab_pool_t *shpool,
     ngx_http_bar_hls_slot_t *slot)
 {
-    u_char                     *p;
-    size_t                      len;
-    uint64_t                    msn, first, disc;
-    ngx_uint_t                  n;
-    bh_playlist_t               pl;
-    ngx_http_bar_hls_segment_t *seg;
-    bh_playlist_segment_t       segs[NGX_HTTP_BAR_HLS_MAX_WINDOW];
-    u_char                      buf[NGX_HTTP_BAR_HLS_MAX_WINDOW * 256 + 512];
+    uint64_t                     msn, first, disc;
+    ngx_int_t                    rc;
+    ngx_uint_t                   n;
+    bh_playlist_t                pl;
+    bh_playlist_segment_t        open;
+    ngx_http_bar_hls_segment_t  *seg;
 
-    /* complete segments only: [first, next_msn) */
+    static bh_playlist_segment_t  segs[NGX_HTTP_BAR_HLS_MAX_WINDOW];
+    static bh_playlist_part_t     parts[4][NGX_HTTP_BAR_HLS_MAX_PARTS];
+
+    /* complete segments: [first, next_msn) */
 
     first = slot->first_msn;
 
@@ -646,55 +709,151 @@ ngx_http_bar_hls_render(ngx_slab_pool_t *shpool,
         segs[n].duration = seg->duration;
         segs[n].wallclock = seg->wallclock;
         segs[n].discontinuity = seg->discontinuity;
-        segs[n].init_version = seg->init_version;
+        segs[n].init_id = seg->init_id;
+        segs[n].parts = NULL;
+        segs[n].nparts = 0;
 
         if (seg->discontinuity && msn > first) {
             disc--;
         }
 
+        /* Low-Latency HLS: the parts of the last three segments */
+
+        if (slot->part_target && slot->next_msn - msn <= 3) {
+            ngx_http_bar_hls_parts(slot, seg,
+                                   parts[slot->next_msn - msn], &segs[n]);
+        }
+
         n++;
     }
 
-    /* the open segment's discontinuity is counted, but not listed yet */
+    ngx_memzero(&pl, sizeof(bh_playlist_t));
 
-    if (slot->open
-        && slot->segs[slot->next_msn % slot->nsegs].discontinuity
-        && slot->next_msn > first)
-    {
-        disc--;
+    if (slot->open) {
+        seg = &slot->segs[slot->next_msn % slot->nsegs];
+
+        /* the open segment's discontinuity is counted, not listed yet */
+
+        if (seg->discontinuity && slot->next_msn > first) {
+            disc--;
+        }
+
+        if (slot->part_target) {
+            ngx_memzero(&open, sizeof(bh_playlist_segment_t));
+            open.msn = seg->msn;
+            open.wallclock = seg->wallclock;
+            open.discontinuity = seg->discontinuity;
+            open.init_id = seg->init_id;
+            ngx_http_bar_hls_parts(slot, seg, parts[0], &open);
+            pl.open = &open;
+        }
     }
 
-    if (n == 0) {
+    if (n == 0 && pl.open == NULL) {
         return NGX_OK;
     }
 
-    pl.init_prefix = "init-";
-    pl.init_ext = ".mp4";
-    pl.segment_prefix = "seg-";
-    pl.segment_ext = ".m4s";
+    pl.format = slot->format;
     pl.target = slot->target;
+    pl.part_target = slot->part_target;
     pl.discontinuity_sequence = disc;
     pl.segments = segs;
     pl.nsegments = n;
 
-    len = bh_playlist_write(&pl, (char *) buf, sizeof(buf));
+    rc = ngx_http_bar_hls_text(shpool, &pl, &slot->playlist);
+
+    if (rc == NGX_OK) {
+        pl.skip = 1;
+
+        if (bh_playlist_skippable(&pl)) {
+            rc = ngx_http_bar_hls_text(shpool, &pl, &slot->delta);
+
+        } else {
+            ngx_http_bar_hls_text_free(shpool, &slot->delta);
+        }
+    }
+
+    slot->updated = ngx_time();
+
+    return rc;
+}
+
+
+static void
+ngx_http_bar_hls_parts(ngx_http_bar_hls_slot_t *slot,
+    ngx_http_bar_hls_segment_t *seg, bh_playlist_part_t *parts,
+    bh_playlist_segment_t *out)
+{
+    uint32_t                  i;
+    ngx_http_bar_hls_part_t  *part;
+
+    for (i = 0; i < seg->nparts && i < NGX_HTTP_BAR_HLS_MAX_PARTS; i++) {
+        part = &slot->parts[(seg->first_part + i) % slot->nparts];
+        parts[i].duration = part->duration;
+        parts[i].independent = part->independent;
+    }
+
+    out->parts = parts;
+    out->nparts = i;
+}
+
+
+static ngx_int_t
+ngx_http_bar_hls_text(ngx_slab_pool_t *shpool, bh_playlist_t *pl,
+    ngx_http_bar_hls_text_t *text)
+{
+    u_char  *buf, *p;
+    size_t   size, len;
+
+    size = bh_playlist_size(pl);
+
+    buf = ngx_alloc(size, ngx_cycle->log);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = bh_playlist_write(pl, (char *) buf, size);
+
     if (len == 0) {
+        ngx_free(buf);
         return NGX_ERROR;
     }
 
     p = ngx_slab_alloc_locked(shpool, len);
     if (p == NULL) {
+        ngx_free(buf);
         return NGX_ERROR;
     }
 
     ngx_memcpy(p, buf, len);
+    ngx_free(buf);
 
-    if (slot->playlist != NULL) {
-        ngx_slab_free_locked(shpool, slot->playlist);
-    }
+    ngx_http_bar_hls_text_free(shpool, text);
 
-    slot->playlist = p;
-    slot->playlist_len = len;
+    text->data = p;
+    text->len = len;
+    text->etag = ngx_crc32_long(p, len);
 
     return NGX_OK;
+}
+
+
+ngx_http_bar_hls_camera_t *
+ngx_http_bar_hls_find(ngx_http_bar_hls_main_conf_t *bmcf, u_char *name,
+    size_t len)
+{
+    ngx_uint_t                  i;
+    ngx_http_bar_hls_camera_t  *cam;
+
+    cam = bmcf->cameras.elts;
+
+    for (i = 0; i < bmcf->cameras.nelts; i++) {
+        if (cam[i].name.len == len
+            && ngx_strncmp(cam[i].name.data, name, len) == 0)
+        {
+            return cam[i].slot != NULL ? &cam[i] : NULL;
+        }
+    }
+
+    return NULL;
 }

@@ -37,6 +37,12 @@ typedef enum {
 const char *bh_status_text(bh_status_t status);
 
 
+typedef enum {
+    BH_FORMAT_FMP4 = 0,
+    BH_FORMAT_MPEGTS
+} bh_format_t;
+
+
 #define BH_USEC                ((int64_t) 1000000)
 
 
@@ -60,7 +66,7 @@ typedef struct {
     unsigned            segment_start:1;/* first part of a new segment */
     unsigned            independent:1;  /* starts with a keyframe */
 
-    /* BH_CHUNK_INIT: what the init segment describes */
+    /* BH_CHUNK_INIT (empty for MPEG-TS): what the stream carries */
     char                codecs[64];     /* RFC 6381, "avc1.64001f,mp4a.40.2" */
     int                 width;
     int                 height;
@@ -75,6 +81,7 @@ typedef void (*bh_chunk_handler_pt)(void *data, bh_chunk_t *chunk);
 typedef struct bh_segmenter_s  bh_segmenter_t;
 
 typedef struct {
+    bh_format_t         format;
     int64_t             segment;        /* target segment duration, usec */
     int64_t             part;           /* target part duration, usec */
 } bh_segmenter_conf_t;
@@ -109,23 +116,35 @@ void bh_segmenter_destroy(bh_segmenter_t *sg);
 /* playlist writer */
 
 typedef struct {
+    int64_t             duration;       /* usec */
+    unsigned            independent:1;
+} bh_playlist_part_t;
+
+
+typedef struct {
     uint64_t            msn;
     int64_t             duration;       /* usec */
     int64_t             wallclock;      /* usec since the epoch */
-    uint32_t            init_version;   /* EXT-X-MAP: init_prefix<v>ext */
+    uint32_t            init_id;        /* EXT-X-MAP: init-<id>.mp4 */
     unsigned            discontinuity:1;
+
+    bh_playlist_part_t *parts;          /* listed as EXT-X-PART if set */
+    size_t              nparts;
 } bh_playlist_segment_t;
 
 
 typedef struct {
-    const char         *init_prefix;    /* "init-" */
-    const char         *init_ext;       /* ".mp4" */
-    const char         *segment_prefix; /* "seg-": URI is prefix<msn>ext */
-    const char         *segment_ext;    /* ".m4s" */
+    bh_format_t         format;
     int64_t             target;         /* configured target, usec */
+    int64_t             part_target;    /* usec; 0: no Low-Latency HLS */
     uint64_t            discontinuity_sequence;
-    bh_playlist_segment_t  *segments;
+
+    bh_playlist_segment_t  *segments;   /* complete, oldest first */
     size_t              nsegments;
+
+    bh_playlist_segment_t  *open;       /* in progress: parts only */
+
+    unsigned            skip:1;         /* delta update (EXT-X-SKIP) */
 } bh_playlist_t;
 
 
@@ -134,6 +153,51 @@ size_t bh_playlist_write(const bh_playlist_t *pl, char *buf, size_t len);
 
 /* an upper bound on bh_playlist_write()'s output */
 size_t bh_playlist_size(const bh_playlist_t *pl);
+
+/* segments a delta update leaves out (CAN-SKIP-UNTIL), 0 if none */
+size_t bh_playlist_skippable(const bh_playlist_t *pl);
+
+
+/* request paths and query arguments */
+
+#define BH_MAX_MSN          ((uint64_t) 1 << 53)
+#define BH_MAX_PART         9999
+
+
+typedef enum {
+    BH_URI_PLAYLIST = 0,
+    BH_URI_INIT,
+    BH_URI_SEGMENT,
+    BH_URI_PART
+} bh_uri_type_t;
+
+
+typedef struct {
+    const char         *camera;
+    size_t              camera_len;
+    bh_uri_type_t       type;
+    bh_format_t         format;         /* SEGMENT, PART */
+    uint64_t            msn;            /* SEGMENT, PART */
+    uint32_t            part;           /* PART */
+    uint32_t            init_id;        /* INIT, unless current */
+    unsigned            current:1;      /* init.mp4 */
+} bh_uri_t;
+
+
+typedef struct {
+    uint64_t            msn;
+    uint32_t            part;
+    unsigned            has_msn:1;
+    unsigned            has_part:1;
+    unsigned            skip:2;         /* 1: YES, 2: v2 */
+} bh_query_t;
+
+
+/* "<cam>/<file>" */
+bh_status_t bh_uri_parse(const char *path, size_t len, bh_uri_t *u);
+
+/* the query string, without '?' */
+bh_status_t bh_query_parse(const char *args, size_t len, bh_query_t *q);
 
 
 /* RTSP pull: runs in its own thread, reports through callbacks */

@@ -4,9 +4,11 @@
  *
  * Packets from the camera are remuxed, never re-encoded, by libavformat's
  * mp4 muxer in fragmented mode into memory: the init segment once, then
- * one moof+mdat fragment per part.  A part ends at the first video packet
- * past the part target; a segment ends at the first keyframe past the
- * segment target, so every segment starts with a keyframe.
+ * one moof+mdat fragment per part (or by its mpegts muxer: no init
+ * segment, and every segment starts with PAT and PMT).  A part ends
+ * before the video frame that would take it past the part target; a
+ * segment ends at the first keyframe at the segment target, so every
+ * segment starts with a keyframe.
  *
  * Cameras send odd timestamps: repeated DTS (x264 sliced IDRs arrive as
  * several packets with one DTS), small reorderings, jumps when RTCP sender
@@ -237,9 +239,11 @@ bh_write_header(bh_segmenter_t *sg, AVPacket *key, char *err, size_t errlen)
         return BH_UNSUPPORTED;
     }
 
-    rc = avformat_alloc_output_context2(&oc, NULL, "mp4", NULL);
+    rc = avformat_alloc_output_context2(&oc, NULL,
+                                        sg->conf.format == BH_FORMAT_FMP4
+                                        ? "mp4" : "mpegts", NULL);
     if (rc < 0) {
-        bh_error(err, errlen, "mp4 muxer", rc);
+        bh_error(err, errlen, "muxer", rc);
         return BH_ERROR;
     }
 
@@ -280,14 +284,17 @@ bh_write_header(bh_segmenter_t *sg, AVPacket *key, char *err, size_t errlen)
     }
 
     opts = NULL;
-    av_dict_set(&opts, "movflags",
-                "+frag_custom+empty_moov+default_base_moof+cmaf", 0);
+
+    if (sg->conf.format == BH_FORMAT_FMP4) {
+        av_dict_set(&opts, "movflags",
+                    "+frag_custom+empty_moov+default_base_moof+cmaf", 0);
+    }
 
     rc = avformat_write_header(oc, &opts);
     av_dict_free(&opts);
 
     if (rc < 0) {
-        bh_error(err, errlen, "mp4 header", rc);
+        bh_error(err, errlen, "muxer header", rc);
         return BH_ERROR;
     }
 
@@ -311,9 +318,13 @@ bh_write_header(bh_segmenter_t *sg, AVPacket *key, char *err, size_t errlen)
     chunk.height = sg->vpar->height;
     bh_codecs_string(sg, chunk.codecs, sizeof(chunk.codecs));
 
-    st = bh_take_output(sg, &chunk);
-    if (st != BH_OK) {
-        return st;
+    /* MPEG-TS has no init segment: its tables go with the first part */
+
+    if (sg->conf.format == BH_FORMAT_FMP4) {
+        st = bh_take_output(sg, &chunk);
+        if (st != BH_OK) {
+            return st;
+        }
     }
 
     sg->header = 1;
@@ -582,11 +593,13 @@ bh_write_video_timed(bh_segmenter_t *sg, AVPacket *pkt, int64_t wallclock,
         }
     }
 
-    /* cut before this packet? */
+    /*
+     * Cut before this packet?  A keyframe a little early still ends the
+     * segment; a part ends before the frame that would take it past the
+     * part target, so that no part is longer than PART-TARGET.
+     */
 
     if (sg->part_open) {
-
-        /* a keyframe a little early still ends the segment */
 
         if (key && now - sg->segment_start
                    >= sg->conf.segment - sg->conf.segment / 10)
@@ -599,7 +612,10 @@ bh_write_video_timed(bh_segmenter_t *sg, AVPacket *pkt, int64_t wallclock,
             sg->part_segment_start = 1;
             sg->segment_start = now;
 
-        } else if (now - sg->part_start >= sg->conf.part) {
+        } else if (now - sg->part_start
+                   + bh_usec(sg->video.step, sg->video.out_tb)
+                   > sg->conf.part + 1000)
+        {
             st = bh_emit_part(sg, now);
             if (st != BH_OK) {
                 return st;
@@ -609,6 +625,13 @@ bh_write_video_timed(bh_segmenter_t *sg, AVPacket *pkt, int64_t wallclock,
     } else {
         sg->part_segment_start = 1;
         sg->segment_start = now;
+    }
+
+    if (sg->part_segment_start && !sg->part_open
+        && sg->conf.format == BH_FORMAT_MPEGTS)
+    {
+        /* every segment must start with the PAT and PMT */
+        av_opt_set(sg->oc->priv_data, "mpegts_flags", "+resend_headers", 0);
     }
 
     if (!sg->part_open) {
@@ -745,7 +768,7 @@ bh_mux(bh_segmenter_t *sg, bh_track_t *t, AVPacket *pkt, char *err,
     rc = av_write_frame(sg->oc, pkt);
 
     if (rc < 0 || sg->out_failed) {
-        bh_error(err, errlen, "mp4 muxer", rc);
+        bh_error(err, errlen, "muxer", rc);
         return sg->out_failed ? BH_NOMEM : BH_ERROR;
     }
 

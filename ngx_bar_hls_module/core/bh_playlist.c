@@ -1,6 +1,10 @@
 
 /*
- * ngx_bar_hls_module media core: HLS media playlist writer.
+ * ngx_bar_hls_module media core: HLS media playlist writer, classic and
+ * Low-Latency (RFC 8216bis: EXT-X-PART, EXT-X-PRELOAD-HINT, blocking
+ * reload and delta updates).
+ *
+ * URIs are relative: init-<id>.mp4, seg-<msn>.<ext>, part-<msn>.<n>.<ext>.
  */
 
 
@@ -11,6 +15,9 @@
 #include <time.h>
 
 #include "bh_media.h"
+
+
+#define BH_SKIP_TARGETS     6       /* CAN-SKIP-UNTIL, in target durations */
 
 
 typedef struct {
@@ -24,39 +31,100 @@ typedef struct {
 static void bh_printf(bh_writer_t *w, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void bh_print_pdt(bh_writer_t *w, int64_t wallclock);
+static void bh_print_parts(bh_writer_t *w, const bh_playlist_t *pl,
+    const bh_playlist_segment_t *s);
 static int64_t bh_target_duration(const bh_playlist_t *pl);
+
+
+#define bh_sec(usec)   (usec) / 1000000, (usec) % 1000000 / 1000
 
 
 size_t
 bh_playlist_size(const bh_playlist_t *pl)
 {
-    size_t  per;
+    size_t  i, n;
 
-    per = 220 + strlen(pl->segment_prefix) + strlen(pl->segment_ext)
-          + strlen(pl->init_prefix) + strlen(pl->init_ext);
+    n = 512 + pl->nsegments * 256;
 
-    return 256 + pl->nsegments * per;
+    for (i = 0; i < pl->nsegments; i++) {
+        n += pl->segments[i].nparts * 96;
+    }
+
+    if (pl->open != NULL) {
+        n += 256 + pl->open->nparts * 96;
+    }
+
+    return n;
+}
+
+
+size_t
+bh_playlist_skippable(const bh_playlist_t *pl)
+{
+    size_t   i;
+    int64_t  rest, until;
+
+    if (pl->part_target == 0) {
+        return 0;
+    }
+
+    /* keep at least CAN-SKIP-UNTIL of media after the skipped segments */
+
+    until = bh_target_duration(pl) * BH_USEC * BH_SKIP_TARGETS;
+    rest = 0;
+
+    for (i = 0; i < pl->nsegments; i++) {
+        rest += pl->segments[i].duration;
+    }
+
+    for (i = 0; i < pl->nsegments; i++) {
+        if (rest - pl->segments[i].duration < until) {
+            break;
+        }
+
+        rest -= pl->segments[i].duration;
+    }
+
+    return i;
 }
 
 
 size_t
 bh_playlist_write(const bh_playlist_t *pl, char *buf, size_t len)
 {
-    size_t                  i;
-    bh_writer_t             w;
-    bh_playlist_segment_t  *s;
+    size_t                        i, skipped;
+    int64_t                       target;
+    const char                   *ext;
+    bh_writer_t                   w;
+    const bh_playlist_segment_t  *s, *prev;
 
     w.buf = buf;
     w.len = len;
     w.pos = 0;
     w.overflow = 0;
 
+    ext = (pl->format == BH_FORMAT_FMP4) ? "m4s" : "ts";
+    target = bh_target_duration(pl);
+
     bh_printf(&w, "#EXTM3U\n"
-                  "#EXT-X-VERSION:7\n"
-                  "#EXT-X-TARGETDURATION:%" PRId64 "\n"
-                  "#EXT-X-MEDIA-SEQUENCE:%" PRIu64 "\n",
-              bh_target_duration(pl),
-              pl->nsegments ? pl->segments[0].msn : 0);
+                  "#EXT-X-VERSION:%d\n"
+                  "#EXT-X-TARGETDURATION:%" PRId64 "\n",
+              pl->part_target ? 9 : (pl->format == BH_FORMAT_FMP4 ? 7 : 3),
+              target);
+
+    if (pl->part_target) {
+        bh_printf(&w, "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,"
+                      "PART-HOLD-BACK=%" PRId64 ".%03" PRId64 ","
+                      "CAN-SKIP-UNTIL=%" PRId64 ".000\n"
+                      "#EXT-X-PART-INF:PART-TARGET=%" PRId64 ".%03" PRId64
+                      "\n",
+                  bh_sec(3 * pl->part_target), target * BH_SKIP_TARGETS,
+                  bh_sec(pl->part_target));
+    }
+
+    bh_printf(&w, "#EXT-X-MEDIA-SEQUENCE:%" PRIu64 "\n",
+              pl->nsegments ? pl->segments[0].msn
+                            : (pl->open ? pl->open->msn : 0));
 
     if (pl->discontinuity_sequence) {
         bh_printf(&w, "#EXT-X-DISCONTINUITY-SEQUENCE:%" PRIu64 "\n",
@@ -65,23 +133,64 @@ bh_playlist_write(const bh_playlist_t *pl, char *buf, size_t len)
 
     bh_printf(&w, "#EXT-X-INDEPENDENT-SEGMENTS\n");
 
-    for (i = 0; i < pl->nsegments; i++) {
-        s = &pl->segments[i];
+    skipped = pl->skip ? bh_playlist_skippable(pl) : 0;
+
+    if (skipped) {
+        bh_printf(&w, "#EXT-X-SKIP:SKIPPED-SEGMENTS=%zu\n", skipped);
+    }
+
+    prev = NULL;
+
+    for (i = skipped; i <= pl->nsegments; i++) {
+
+        if (i == pl->nsegments) {
+            s = pl->open;
+
+            if (s == NULL) {
+                break;
+            }
+
+        } else {
+            s = &pl->segments[i];
+        }
 
         if (s->discontinuity && i > 0) {
             bh_printf(&w, "#EXT-X-DISCONTINUITY\n");
         }
 
-        if (i == 0 || s->init_version != pl->segments[i - 1].init_version) {
-            bh_printf(&w, "#EXT-X-MAP:URI=\"%s%" PRIu32 "%s\"\n",
-                      pl->init_prefix, s->init_version, pl->init_ext);
+        if (pl->format == BH_FORMAT_FMP4
+            && (prev == NULL || s->init_id != prev->init_id))
+        {
+            bh_printf(&w, "#EXT-X-MAP:URI=\"init-%08" PRIx32 ".mp4\"\n",
+                      s->init_id);
         }
 
         bh_print_pdt(&w, s->wallclock);
+        bh_print_parts(&w, pl, s);
 
-        bh_printf(&w, "#EXTINF:%" PRId64 ".%03" PRId64 ",\n%s%" PRIu64 "%s\n",
-                  s->duration / BH_USEC, s->duration % BH_USEC / 1000,
-                  pl->segment_prefix, s->msn, pl->segment_ext);
+        if (s != pl->open) {
+            bh_printf(&w, "#EXTINF:%" PRId64 ".%03" PRId64 ",\n"
+                          "seg-%" PRIu64 ".%s\n",
+                      bh_sec(s->duration), s->msn, ext);
+        }
+
+        prev = s;
+    }
+
+    if (pl->part_target) {
+
+        /* the part that comes next: the open segment's, or a new one's */
+
+        if (pl->open != NULL) {
+            bh_printf(&w, "#EXT-X-PRELOAD-HINT:TYPE=PART,"
+                          "URI=\"part-%" PRIu64 ".%zu.%s\"\n",
+                      pl->open->msn, pl->open->nparts, ext);
+
+        } else if (pl->nsegments) {
+            bh_printf(&w, "#EXT-X-PRELOAD-HINT:TYPE=PART,"
+                          "URI=\"part-%" PRIu64 ".0.%s\"\n",
+                      pl->segments[pl->nsegments - 1].msn + 1, ext);
+        }
     }
 
     if (w.overflow) {
@@ -89,6 +198,28 @@ bh_playlist_write(const bh_playlist_t *pl, char *buf, size_t len)
     }
 
     return w.pos;
+}
+
+
+static void
+bh_print_parts(bh_writer_t *w, const bh_playlist_t *pl,
+    const bh_playlist_segment_t *s)
+{
+    size_t       i;
+    const char  *ext;
+
+    if (pl->part_target == 0 || s->parts == NULL) {
+        return;
+    }
+
+    ext = (pl->format == BH_FORMAT_FMP4) ? "m4s" : "ts";
+
+    for (i = 0; i < s->nparts; i++) {
+        bh_printf(w, "#EXT-X-PART:DURATION=%" PRId64 ".%03" PRId64 ","
+                     "URI=\"part-%" PRIu64 ".%zu.%s\"%s\n",
+                  bh_sec(s->parts[i].duration), s->msn, i, ext,
+                  s->parts[i].independent ? ",INDEPENDENT=YES" : "");
+    }
 }
 
 

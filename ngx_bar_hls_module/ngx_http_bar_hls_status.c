@@ -1,0 +1,169 @@
+
+/*
+ * ngx_bar_hls_module: bar_hls_status, every camera's state as JSON.
+ *
+ *     {"cameras": {"ale": {"state": "streaming", "last_error": "", ...}},
+ *      "zone": {"size": N, "used": N, "free": N}}
+ *
+ * Camera URLs appear with their userinfo redacted.
+ */
+
+
+#include "ngx_http_bar_hls.h"
+
+
+#define NGX_HTTP_BAR_HLS_STATUS_CAMERA  2048
+
+
+static u_char *ngx_http_bar_hls_status_camera(u_char *p,
+    ngx_http_bar_hls_camera_t *cam, ngx_http_bar_hls_slot_t *slot,
+    ngx_uint_t first);
+
+
+ngx_int_t
+ngx_http_bar_hls_status_handler(ngx_http_request_t *r)
+{
+    size_t                         size, free;
+    ngx_int_t                      rc;
+    ngx_buf_t                     *b;
+    ngx_uint_t                     i;
+    ngx_chain_t                    out;
+    ngx_table_elt_t               *h;
+    ngx_slab_pool_t               *shpool;
+    ngx_http_bar_hls_camera_t     *cam;
+    ngx_http_bar_hls_main_conf_t  *bmcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    bmcf = ngx_http_get_module_main_conf(r, ngx_http_bar_hls_module);
+    shpool = bmcf->shpool;
+    cam = bmcf->cameras.elts;
+
+    size = 256 + bmcf->cameras.nelts * NGX_HTTP_BAR_HLS_STATUS_CAMERA;
+
+    b = ngx_create_temp_buf(r->pool, size);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, "{\"cameras\": {", 13);
+
+    if (shpool != NULL) {
+        ngx_shmtx_lock(&shpool->mutex);
+
+        for (i = 0; i < bmcf->cameras.nelts; i++) {
+            b->last = ngx_http_bar_hls_status_camera(b->last, &cam[i],
+                                                     cam[i].slot, i == 0);
+        }
+
+        free = shpool->pfree * ngx_pagesize;
+
+        ngx_shmtx_unlock(&shpool->mutex);
+
+        size = bmcf->shm_zone->shm.size;
+
+    } else {
+        free = 0;
+        size = 0;
+    }
+
+    b->last = ngx_sprintf(b->last, "}, \"zone\": {\"size\": %uz, "
+                          "\"used\": %uz, \"free\": %uz}}\n",
+                          size, size - free, free);
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Cache-Control");
+    ngx_str_set(&h->value, "no-store");
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* called with the zone locked; writes at most ..._STATUS_CAMERA bytes */
+
+static u_char *
+ngx_http_bar_hls_status_camera(u_char *p, ngx_http_bar_hls_camera_t *cam,
+    ngx_http_bar_hls_slot_t *slot, ngx_uint_t first)
+{
+    size_t    len;
+    uint64_t  segments, msn;
+
+    if (!first) {
+        *p++ = ',';
+        *p++ = ' ';
+    }
+
+    /* names are [A-Za-z0-9_-]: nothing to escape */
+
+    p = ngx_sprintf(p, "\"%V\": {", &cam->name);
+
+    if (slot == NULL) {
+        return ngx_cpymem(p, "\"state\": \"error\"}", 17);
+    }
+
+    segments = slot->next_msn - slot->first_msn;
+    msn = slot->first_msn;
+
+    if (segments > slot->window) {
+        msn = slot->next_msn - slot->window;
+        segments = slot->window;
+    }
+
+    p = ngx_sprintf(p, "\"state\": \"%s\", \"since\": %T, \"last_error\": \"",
+                    bh_state_text(slot->state), slot->since);
+
+    len = ngx_strlen(slot->last_error);
+    p = (u_char *) ngx_escape_json(p, slot->last_error, len);
+
+    p = ngx_sprintf(p, "\", \"reconnects\": %uL, \"media_sequence\": %uL, "
+                    "\"segments\": %uL, \"parts\": %uL, \"bytes_in\": %uL, "
+                    "\"owner_pid\": %P, \"codecs\": \"",
+                    slot->reconnects, msn, segments, slot->next_part,
+                    slot->bytes_in, slot->owner);
+
+    len = ngx_strlen(slot->codecs);
+    p = (u_char *) ngx_escape_json(p, slot->codecs, len);
+
+    p = ngx_sprintf(p, "\", \"width\": %ui, \"height\": %ui, "
+                    "\"variant\": \"%s\", \"segment_target_ms\": %M, "
+                    "\"part_target_ms\": %M, \"zone_full\": %s, "
+                    "\"url\": \"",
+                    slot->width, slot->height,
+                    slot->format == BH_FORMAT_FMP4 ? "fmp4" : "mpegts",
+                    cam->segment, cam->part,
+                    slot->zone_full ? "true" : "false");
+
+    len = ngx_min(cam->safe_url.len, 512);
+    p = (u_char *) ngx_escape_json(p, cam->safe_url.data, len);
+
+    return ngx_cpymem(p, "\"}", 2);
+}

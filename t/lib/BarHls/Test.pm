@@ -1,0 +1,556 @@
+package BarHls::Test;
+
+# Helpers for the end-to-end tests in t/*.t: fake cameras, free ports,
+# HTTP polling, ffprobe/ffmpeg, MP4 box parsing and the error log.
+#
+# Load it BEFORE Test::Nginx::Socket (which reads the TEST_NGINX_*
+# variables when it is compiled):
+#
+#     use lib 't/lib';
+#     use BarHls::Test;
+#     use Test::Nginx::Socket 'no_plan';
+#
+# Plain Perl, works with the upstream Test::Nginx and with t/compat.  On
+# load it
+#   - exports TEST_NGINX_BAR_HLS_MODULE (default <repo>/build/
+#     ngx_bar_hls_module.so) so that main_config can say
+#     "load_module $TEST_NGINX_BAR_HLS_MODULE;";
+#   - defaults TEST_NGINX_BINARY to /usr/sbin/nginx;
+#   - makes nginx listen on 127.0.0.1 only: when TEST_NGINX_SERVER_PORT is
+#     unset it picks a free port, when it is a bare number it becomes
+#     127.0.0.1:N (upstream Test::Nginx would otherwise bind 0.0.0.0).
+#
+# Everything here talks to 127.0.0.1 only, every wait is bounded in time,
+# and only processes this module started (by PID) are ever signalled,
+# also from its END block.
+
+use strict;
+use warnings;
+
+BEGIN {
+    die "BarHls::Test must be loaded before Test::Nginx::Socket\n"
+        if $INC{'Test/Nginx/Util.pm'};
+}
+
+use Cwd ();
+use Digest::MD5 ();
+use Exporter 'import';
+use File::Basename ();
+use File::Path ();
+use File::Spec ();
+use File::Temp ();
+use HTTP::Tiny ();
+use IO::Socket::INET ();
+use IPC::Run ();
+use JSON::PP ();
+use POSIX qw(WNOHANG);
+use Test::More ();
+use Time::HiRes qw(sleep time);
+
+our @EXPORT = qw(
+    $PASSWORD repo_root module_path free_port
+    start_camera stop_camera pause_camera resume_camera camera_stats
+    nginx_port nginx_url http_get wait_until wait_for_playlist
+    wait_playlist_ok parse_playlist check_playlist ffprobe_streams
+    ffmpeg_decode mp4_boxes box_types md5_hex error_log_path
+    error_log_lines wait_for_log nginx_master_pid default_log_checks
+    check_body
+);
+
+# The fake cameras' password: no error.log may ever contain it.
+our $PASSWORD = 's3cr3t-pw';
+
+our $Root = Cwd::abs_path(
+    File::Spec->catdir(File::Basename::dirname(__FILE__), '..', '..', '..'));
+
+our $LastStatus = '';       # what the last wait_for_playlist() saw
+
+my $Tmp;                    # our private temp dir (cameras' files)
+my @Cameras;                # started by us, stopped in END
+my %UsedPorts;
+my $Http = HTTP::Tiny->new(
+    timeout    => 5,
+    keep_alive => 0,        # a new connection per request
+    proxy      => undef,
+    http_proxy => undef,
+    agent      => 'bar-hls-test/1',
+);
+
+# ---------------------------------------------------------------- setup
+
+$ENV{TEST_NGINX_BAR_HLS_MODULE} ||= "$Root/build/ngx_bar_hls_module.so";
+die "BarHls::Test: no module at $ENV{TEST_NGINX_BAR_HLS_MODULE}; run make\n"
+    unless -f $ENV{TEST_NGINX_BAR_HLS_MODULE};
+
+$ENV{TEST_NGINX_BINARY} ||= '/usr/sbin/nginx' if -x '/usr/sbin/nginx';
+
+{
+    my $sp = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT};
+    if (!$sp) {
+        my $port = free_port();
+        $ENV{TEST_NGINX_SERVER_PORT} = "127.0.0.1:$port";
+        $ENV{TEST_NGINX_CLIENT_PORT} = $port;
+    } elsif ($sp =~ /^\d+$/) {
+        $ENV{TEST_NGINX_SERVER_PORT} = "127.0.0.1:$sp";
+        $ENV{TEST_NGINX_CLIENT_PORT} ||= $sp;
+    } elsif ($sp !~ /^127\.0\.0\.1:\d+$/) {
+        die "BarHls::Test: TEST_NGINX_SERVER_PORT=$sp: use 127.0.0.1:PORT\n";
+    }
+    $ENV{TEST_NGINX_CLIENT_PORT} ||= ($sp // '') =~ /(\d+)$/ ? $1 : '';
+}
+
+# Stop our cameras if a signal ends the run (END blocks then run).
+for my $sig (qw(INT TERM HUP)) {
+    next if $SIG{$sig} && $SIG{$sig} ne 'DEFAULT';
+    $SIG{$sig} = sub { print STDERR "Caught SIG$sig\n"; exit 1 };
+}
+
+sub repo_root   { $Root }
+sub module_path { $ENV{TEST_NGINX_BAR_HLS_MODULE} }
+
+sub tmp_dir {
+    $Tmp //= File::Temp::tempdir('bar-hls-test-XXXXXX', TMPDIR => 1);
+    return $Tmp;
+}
+
+# A TCP port that nobody listens on at 127.0.0.1 right now (the kernel's
+# pick), never handed out twice by this process.
+sub free_port {
+    for (1 .. 50) {
+        my $s = IO::Socket::INET->new(
+            LocalAddr => '127.0.0.1',
+            LocalPort => 0,
+            Proto     => 'tcp',
+            Listen    => 1,
+        ) or die "BarHls::Test: cannot bind 127.0.0.1: $!\n";
+        my $port = $s->sockport;
+        close $s;
+        next if $UsedPorts{$port}++;
+        return $port;
+    }
+    die "BarHls::Test: no free port found\n";
+}
+
+# ------------------------------------------------------------- cameras
+
+# start_camera(port => N, env => 'TEST_NGINX_CAM_PORT', audio => 'aac',
+#              auth => 'digest', user => 'admin', password => ...,
+#              codec => 'h264', size => '640x360', fps => 25, gop => 25,
+#              sliced => 1, path => '/stream1', wait => 5)
+# Starts scripts/fake-camera on 127.0.0.1 (a free port unless given) and
+# returns once the port accepts connections.  With env, the port is also
+# put in $ENV{...} for the nginx.conf sections.
+sub start_camera {
+    my (%o) = @_;
+    my $port = $o{port} // free_port();
+    my $n = @Cameras;
+    my $dir = File::Spec->catdir(tmp_dir(), "cam$n-$port");
+    File::Path::make_path($dir);
+
+    my %cam = (
+        port    => $port,
+        dir     => $dir,
+        pidfile => "$dir/pid",
+        stats   => "$dir/stats",
+        log     => "$dir/camera.log",
+        opts    => {%o},
+    );
+    my @cmd = ("$Root/scripts/fake-camera", '--port', $port,
+               '--pidfile', $cam{pidfile}, '--stats', $cam{stats});
+    for my $opt (qw(path audio auth user password codec size fps gop)) {
+        push @cmd, "--$opt", $o{$opt} if defined $o{$opt};
+    }
+    push @cmd, '--sliced' if $o{sliced};
+
+    unlink $cam{pidfile}, $cam{stats};
+    my $pid = fork;
+    die "BarHls::Test: fork: $!\n" unless defined $pid;
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $cam{log};
+        open STDERR, '>&', \*STDOUT;
+        { exec @cmd };
+        print STDERR "exec @cmd: $!\n";
+        POSIX::_exit(127);
+    }
+    $cam{pid} = $pid;
+    push @Cameras, \%cam;
+
+    my $wait = $o{wait} // 5;
+    my $up = wait_until($wait, 0.05, sub {
+        return -1 if waitpid($pid, WNOHANG) == $pid;
+        return 0 unless -s $cam{pidfile};
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $port, Proto => 'tcp',
+                                      Timeout => 0.5);
+        return $s ? 1 : 0;
+    });
+    if (!$up || $up < 0) {
+        my $log = slurp($cam{log}) // '';
+        my $why = $up ? 'exited' : "did not listen within ${wait}s";
+        stop_camera(\%cam);
+        die "BarHls::Test: fake camera on port $port $why:\n$log";
+    }
+    $ENV{$o{env}} = $port if $o{env};
+    return \%cam;
+}
+
+# Sends SIGTERM (SIGKILL after 5 s) to the camera's own PID and reaps it.
+sub stop_camera {
+    my ($cam) = @_;
+    my $pid = delete $cam->{pid} or return;
+    kill 'CONT', $pid;
+    kill 'TERM', $pid;
+    my $gone = wait_until(5, 0.05, sub { waitpid($pid, WNOHANG) == $pid || !kill 0, $pid });
+    if (!$gone) {
+        kill 'KILL', $pid;
+        waitpid $pid, 0;
+    }
+    @Cameras = grep { $_ != $cam } @Cameras;
+    return 1;
+}
+
+# SIGSTOP / SIGCONT: a camera that keeps its TCP connections but goes silent.
+sub pause_camera  { kill 'STOP', $_[0]{pid} if $_[0]{pid} }
+sub resume_camera { kill 'CONT', $_[0]{pid} if $_[0]{pid} }
+
+# {current => N, max => N, total => N} from the camera's --stats file.
+sub camera_stats {
+    my ($cam) = @_;
+    my $line = slurp($cam->{stats}) // '';
+    my %s = $line =~ /(\w+)=(\d+)/g;
+    return \%s;
+}
+
+END {
+    my $status = $?;
+    stop_camera($_) for reverse @Cameras;
+    File::Path::remove_tree($Tmp) if defined $Tmp && !$ENV{TEST_NGINX_NO_CLEAN};
+    $? = $status;
+}
+
+# ---------------------------------------------------------------- HTTP
+
+sub nginx_port { $ENV{TEST_NGINX_CLIENT_PORT} }
+
+# Absolute URL on the nginx under test (or on $port) for a path.
+sub nginx_url {
+    my ($path, $port) = @_;
+    return $path if $path =~ m{^https?://};
+    $path = "/$path" unless $path =~ m{^/};
+    return sprintf 'http://127.0.0.1:%d%s', $port // nginx_port(), $path;
+}
+
+# HTTP::Tiny response hashref (status, headers, content), a new
+# connection each time, 5 s timeout.
+sub http_get {
+    my ($path, %o) = @_;
+    my $method = $o{method} // 'GET';
+    return $Http->request($method, nginx_url($path, $o{port}),
+                          $o{headers} ? { headers => $o{headers} } : {});
+}
+
+# Calls $cond every $step seconds until it returns true or $secs passed;
+# returns its last value.
+sub wait_until {
+    my ($secs, $step, $cond) = @_;
+    my $deadline = time + $secs;
+    for (my $i = 0; $i < 100_000; $i++) {
+        my $res = $cond->();
+        return $res if $res || time >= $deadline;
+        sleep $step;
+    }
+    return;
+}
+
+# Polls the playlist until it lists at least $min segments (and, with
+# $cond, until $cond->($playlist_text) is true too).  Returns the playlist
+# text, or undef after $timeout seconds ($LastStatus tells what was seen).
+sub wait_for_playlist {
+    my ($path, $min, $timeout, $cond) = @_;
+    $min //= 1;
+    $LastStatus = 'no response';
+    return wait_until($timeout // 15, 0.2, sub {
+        my $res = http_get($path);
+        my $body = $res->{content} // '';
+        my $n = () = $body =~ /^seg-\d+\.m4s$/mg;
+        $LastStatus = "$res->{status}, $n segment(s): $body";
+        return unless $res->{status} == 200 && $n >= $min;
+        return if $cond && !$cond->($body);
+        return $body;
+    });
+}
+
+# Test::More::ok() around wait_for_playlist(), for --- init sections.
+sub wait_playlist_ok {
+    my ($path, $min, $timeout, $cond) = @_;
+    my $t0 = time;
+    my $pl = wait_for_playlist($path, $min, $timeout, $cond);
+    Test::More::ok($pl, sprintf '%s lists >= %d segment(s) within %ds (%.1fs)',
+                   $path, $min, $timeout, time - $t0)
+        or Test::More::diag("last seen: $LastStatus");
+    return $pl;
+}
+
+# ------------------------------------------------------------ playlists
+
+# { version, target, sequence, disc_sequence, independent,
+#   segments => [{ msn, uri, duration, pdt (epoch seconds), map,
+#   discontinuity }], tags => [all #EXT lines] }, or undef if not a playlist
+sub parse_playlist {
+    my ($text) = @_;
+    return unless defined $text && $text =~ /\A#EXTM3U\n/;
+    my %pl = (segments => [], tags => []);
+    my %next;
+    for my $line (split /\n/, $text) {
+        if ($line =~ /^#/) {
+            push @{ $pl{tags} }, $line;
+        }
+        if ($line =~ /^#EXT-X-VERSION:(\d+)$/) { $pl{version} = $1 }
+        elsif ($line =~ /^#EXT-X-TARGETDURATION:(\d+)$/) { $pl{target} = $1 }
+        elsif ($line =~ /^#EXT-X-MEDIA-SEQUENCE:(\d+)$/) { $pl{sequence} = $1 }
+        elsif ($line =~ /^#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)$/) { $pl{disc_sequence} = $1 }
+        elsif ($line eq '#EXT-X-INDEPENDENT-SEGMENTS') { $pl{independent} = 1 }
+        elsif ($line eq '#EXT-X-DISCONTINUITY') { $next{discontinuity} = 1 }
+        elsif ($line =~ /^#EXT-X-MAP:URI="([^"]+)"$/) { $pl{map} = $1 }
+        elsif ($line =~ /^#EXT-X-PROGRAM-DATE-TIME:(.+)$/) { $next{pdt_text} = $1; $next{pdt} = parse_pdt($1) }
+        elsif ($line =~ /^#EXTINF:([\d.]+),/) { $next{duration} = $1; $next{extinf} = $line }
+        elsif ($line =~ /^[^#]/) {
+            my %seg = (%next, uri => $line, map => $pl{map});
+            $seg{msn} = $1 if $line =~ /^seg-(\d+)\.m4s$/;
+            push @{ $pl{segments} }, \%seg;
+            %next = ();
+        }
+    }
+    return \%pl;
+}
+
+# "2026-11-25T09:08:00.614Z" -> epoch seconds (fractional), or undef
+sub parse_pdt {
+    my ($s) = @_;
+    my ($y, $mo, $d, $h, $mi, $sec, $ms) =
+        $s =~ /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})Z$/ or return;
+    require Time::Local;
+    return Time::Local::timegm($sec, $mi, $h, $d, $mo - 1, $y) + $ms / 1000;
+}
+
+# Runs the structural checks every playlist this module serves must pass
+# (as Test::More tests named "$name - ...").  %o: min (segments),
+# max (segments), target (seconds), extinf (exact "2.000").
+sub check_playlist {
+    my ($name, $text, %o) = @_;
+    my $pl = parse_playlist($text);
+    Test::More::ok($pl, "$name - playlist starts with #EXTM3U")
+        or return;
+    my @segs = @{ $pl->{segments} };
+    my $n = @segs;
+    Test::More::is($pl->{version}, 7, "$name - EXT-X-VERSION:7");
+    Test::More::ok($pl->{independent}, "$name - EXT-X-INDEPENDENT-SEGMENTS");
+    Test::More::ok(defined $pl->{target} && $pl->{target} >= 1,
+                   "$name - EXT-X-TARGETDURATION present");
+    Test::More::is($pl->{target}, $o{target}, "$name - EXT-X-TARGETDURATION:$o{target}")
+        if defined $o{target};
+    Test::More::ok($n >= ($o{min} // 1), "$name - at least " . ($o{min} // 1)
+                   . " segment(s) listed (got $n)");
+    Test::More::ok($n <= $o{max}, "$name - at most $o{max} segments listed (got $n)")
+        if defined $o{max};
+    return $pl unless $n;
+
+    Test::More::is($pl->{sequence}, $segs[0]{msn},
+                   "$name - EXT-X-MEDIA-SEQUENCE is the first segment's number");
+    my @bad = grep { !defined $segs[$_]{msn} || $segs[$_]{msn} != $segs[0]{msn} + $_ } 0 .. $#segs;
+    Test::More::ok(!@bad, "$name - segments are seg-<msn>.m4s with consecutive numbers")
+        or Test::More::diag(join ' ', map $_->{uri}, @segs);
+    Test::More::ok(!(grep { !defined $_->{map} || $_->{map} !~ /^init-\d+\.mp4$/ } @segs),
+                   "$name - every segment has an EXT-X-MAP init-<v>.mp4");
+    Test::More::ok(!(grep { !defined $_->{pdt} } @segs),
+                   "$name - every segment has an EXT-X-PROGRAM-DATE-TIME ...Z");
+    Test::More::ok(!(grep { !defined $_->{duration} || $_->{duration} <= 0
+                           || int($_->{duration} + 0.5) > $pl->{target} } @segs),
+                   "$name - every EXTINF is > 0 and rounds to <= the target");
+    if (defined $o{extinf}) {
+        my @other = grep { $_->{extinf} ne "#EXTINF:$o{extinf}," } @segs;
+        Test::More::ok(!@other, "$name - every EXTINF is $o{extinf}")
+            or Test::More::diag(join "\n", map $_->{extinf}, @other);
+    }
+    # program date-times follow each other by the segment durations
+    my @gaps;
+    for my $i (1 .. $#segs) {
+        next if $segs[$i]{discontinuity};
+        my ($a, $b) = @segs[$i - 1, $i];
+        next unless defined $a->{pdt} && defined $b->{pdt};
+        my $step = $b->{pdt} - $a->{pdt};
+        push @gaps, "$a->{uri} -> $b->{uri}: ${step}s, EXTINF $a->{duration}"
+            if abs($step - $a->{duration}) > 0.25;
+    }
+    Test::More::ok(!@gaps, "$name - PROGRAM-DATE-TIMEs advance by the segment durations")
+        or Test::More::diag(join "\n", @gaps);
+    my $age = defined $segs[-1]{pdt} ? time - $segs[-1]{pdt} : undef;
+    Test::More::ok(defined $age && $age > -2 && $age < 60,
+                   "$name - the newest PROGRAM-DATE-TIME is about now ("
+                   . (defined $age ? sprintf('%.1fs ago', $age) : 'none') . ')');
+    return $pl;
+}
+
+# -------------------------------------------------------------- ffmpeg
+
+sub run_cmd {
+    my ($cmd, $timeout) = @_;
+    my ($out, $err) = ('', '');
+    # ffmpeg honours http_proxy: requests must go straight to 127.0.0.1
+    local @ENV{qw(http_proxy HTTP_PROXY all_proxy ALL_PROXY)};
+    delete @ENV{qw(http_proxy HTTP_PROXY all_proxy ALL_PROXY)};
+    my $ok = eval {
+        IPC::Run::run($cmd, '<', \undef, '>', \$out, '2>', \$err,
+                      IPC::Run::timeout($timeout));
+        1;
+    };
+    return (-1, $out, "$err\n(timed out after ${timeout}s: $@)") unless $ok;
+    return ($? >> 8, $out, $err);
+}
+
+# The streams ffprobe finds at $path (arrayref of hashrefs), or undef.
+sub ffprobe_streams {
+    my ($path, $timeout) = @_;
+    my ($rc, $out, $err) = run_cmd(['ffprobe', '-v', 'error', '-show_streams',
+                                    '-of', 'json', nginx_url($path)],
+                                   $timeout // 20);
+    if ($rc != 0) {
+        Test::More::diag("ffprobe $path: exit $rc: $err");
+        return;
+    }
+    my $json = eval { JSON::PP::decode_json($out) };
+    return $json ? $json->{streams} : undef;
+}
+
+# Decodes $secs seconds of $path; returns (exit code, stderr).
+sub ffmpeg_decode {
+    my ($path, $secs, $timeout) = @_;
+    my ($rc, undef, $err) = run_cmd(['ffmpeg', '-nostdin', '-v', 'error',
+                                     '-i', nginx_url($path), '-t', $secs,
+                                     '-f', 'null', '-'],
+                                    $timeout // $secs + 20);
+    return ($rc, $err);
+}
+
+# ----------------------------------------------------------------- MP4
+
+# Top-level ISO BMFF boxes of $data: ([type, size], ...); a box that does
+# not fit is returned as ['<truncated>', remaining bytes] and ends the list.
+sub mp4_boxes {
+    my ($data) = @_;
+    my @boxes;
+    my ($pos, $len) = (0, length($data // ''));
+    while ($pos < $len) {
+        if ($len - $pos < 8) {
+            push @boxes, ['<truncated>', $len - $pos];
+            last;
+        }
+        my ($size, $type) = unpack 'N a4', substr($data, $pos, 8);
+        if ($size == 1) {
+            last if $len - $pos < 16;
+            my ($hi, $lo) = unpack 'N N', substr($data, $pos + 8, 8);
+            $size = $hi * 4294967296 + $lo;
+        } elsif ($size == 0) {
+            $size = $len - $pos;
+        }
+        if ($size < 8 || $pos + $size > $len) {
+            push @boxes, ['<truncated>', $len - $pos];
+            last;
+        }
+        push @boxes, [$type, $size];
+        $pos += $size;
+    }
+    return @boxes;
+}
+
+# "ftyp moov" style list of the top-level box types
+sub box_types { join ' ', map { $_->[0] } mp4_boxes($_[0]) }
+
+sub md5_hex { Digest::MD5::md5_hex($_[0] // '') }
+
+# ----------------------------------------------------------- error log
+
+sub error_log_path {
+    return File::Spec->catfile($ENV{TEST_NGINX_SERVER_ROOT} // "$Root/t/servroot",
+                               'logs', 'error.log');
+}
+
+sub error_log_lines {
+    my $text = slurp(error_log_path()) // '';
+    return split /^/, $text;
+}
+
+# Waits until a line of error.log matches $re; returns that line or undef.
+sub wait_for_log {
+    my ($re, $timeout) = @_;
+    return wait_until($timeout // 10, 0.1, sub {
+        for (error_log_lines()) { return $_ if $_ =~ $re }
+        return;
+    });
+}
+
+sub nginx_master_pid {
+    my $pid = slurp(File::Spec->catfile($ENV{TEST_NGINX_SERVER_ROOT}, 'logs', 'nginx.pid'));
+    return $pid && $pid =~ /^(\d+)/ ? $1 : undef;
+}
+
+# Block preprocessor (add_block_preprocessor(\&default_log_checks)): every
+# block also checks that error.log has no [alert] or [crit] line, no
+# [emerg] (but in must_die blocks) and never the cameras' password.
+sub default_log_checks {
+    my ($block) = @_;
+    my @add = ('[alert]', '[crit]', $PASSWORD);
+    push @add, '[emerg]' unless defined $block->must_die;
+    my $wanted = $block->error_log;
+    my $have = $block->no_error_log;
+    my @pats = !defined $have ? ()
+             : ref $have eq 'ARRAY' ? @$have
+             : ref $have ? ($have)
+             : grep { length } split /\n+/, $have;
+    for my $pat (@add) {
+        next if grep { !ref $_ && $_ eq $pat } @pats;
+        # a block that expects the line in error_log must not forbid it
+        next if defined $wanted && grep { !ref $_ && index($_, $pat) >= 0 }
+                                   (ref $wanted eq 'ARRAY' ? @$wanted : ref $wanted ? () : $wanted);
+        push @pats, $pat;
+    }
+    $block->set_value(no_error_log => \@pats);
+}
+
+# Response body check for add_response_body_check(\&check_body): custom
+# block sections
+#   --- bar_playlist: min=3 max=6 target=2 extinf=2.000
+#   --- bar_boxes_like: ^ftyp moov$   (regex on the top-level box types)
+#   --- bar_same_as: /live/ale/init-1.mp4   (another URL, identical bytes)
+sub check_body {
+    my ($block, $body, $req_idx, $rep, $dry_run) = @_;
+    return if $dry_run;
+    my $name = $block->name;
+    if (defined(my $spec = $block->bar_playlist)) {
+        my %o = $spec =~ /(\w+)=(\S+)/g;
+        check_playlist("$name - bar_playlist", $body, %o);
+    }
+    if (defined(my $re = $block->bar_boxes_like)) {
+        $re =~ s/^\s+|\s+$//g;
+        Test::More::like(box_types($body), qr/$re/, "$name - bar_boxes_like");
+    }
+    if (defined(my $path = $block->bar_same_as)) {
+        $path =~ s/^\s+|\s+$//g;
+        my $res = http_get($path);
+        Test::More::is($res->{status}, 200, "$name - bar_same_as $path: 200");
+        Test::More::ok(length($body // '') > 0 && md5_hex($res->{content}) eq md5_hex($body),
+                       "$name - bar_same_as $path: identical bytes ("
+                       . length($body // '') . ' vs ' . length($res->{content} // '') . ')');
+    }
+}
+
+sub slurp {
+    my ($path) = @_;
+    open my $fh, '<', $path or return;
+    binmode $fh;
+    local $/;
+    return scalar <$fh>;
+}
+
+1;
