@@ -5,6 +5,7 @@
 #   make demo       fake camera + nginx with conf/demo.conf (the main job)
 #   make test       installs what it needs, runs unit and end-to-end tests
 #   make unit       unit tests of the nginx-free media core only
+#   make fuzz       fuzzes the request parsers (libFuzzer) FUZZ_SECONDS long
 
 NGINX_SRC ?= /usr/share/nginx/src
 BUILD     := build
@@ -19,9 +20,12 @@ AV_CFLAGS := $(shell pkg-config --cflags libavformat libavcodec libavutil)
 AV_LIBS   := $(shell pkg-config --libs libavformat libavcodec libavutil)
 
 CORE_SRCS := $(wildcard ngx_bar_hls_module/core/*.c)
+URI_SRCS  := ngx_bar_hls_module/core/bh_uri.c ngx_bar_hls_module/core/bh_util.c
+SANITIZE  := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_SECONDS ?= 60
 WARN      := -Wall -Wextra -Wpointer-arith -Wno-unused-parameter -Werror
 
-.PHONY: all module demo test unit clean setup
+.PHONY: all module demo test unit fuzz clean setup
 
 all: module
 
@@ -47,9 +51,26 @@ $(BUILD)/ngx_bar_hls_module.so: $(NGX_BUILD)/objs/Makefile $(MODULE_SRCS)
 $(BUILD)/test_core: tests/unit/test_core.c $(CORE_SRCS) \
                     ngx_bar_hls_module/core/bh_media.h
 	mkdir -p $(BUILD)
-	$(CC) -g -O1 -std=gnu99 $(WARN) -fsanitize=address,undefined -fno-sanitize-recover=all \
-	    -fno-omit-frame-pointer -Ingx_bar_hls_module/core $(AV_CFLAGS) \
+	$(CC) -g -O1 -std=gnu99 $(WARN) $(SANITIZE) -fno-omit-frame-pointer \
+	    -Ingx_bar_hls_module/core $(AV_CFLAGS) \
 	    -o $@ tests/unit/test_core.c $(CORE_SRCS) $(AV_LIBS) -lpthread
+
+$(BUILD)/fuzz_replay: fuzz/fuzz_uri.c $(URI_SRCS) \
+                      ngx_bar_hls_module/core/bh_media.h
+	mkdir -p $(BUILD)
+	$(CC) -g -O1 -std=gnu99 $(WARN) $(SANITIZE) -DBH_FUZZ_REPLAY \
+	    -Ingx_bar_hls_module/core -o $@ fuzz/fuzz_uri.c $(URI_SRCS)
+
+$(BUILD)/fuzz_uri: fuzz/fuzz_uri.c $(URI_SRCS) \
+                   ngx_bar_hls_module/core/bh_media.h
+	mkdir -p $(BUILD)
+	clang -g -O1 $(WARN) -fsanitize=fuzzer,address,undefined \
+	    -Ingx_bar_hls_module/core -o $@ fuzz/fuzz_uri.c $(URI_SRCS)
+
+fuzz: $(BUILD)/fuzz_uri
+	mkdir -p $(BUILD)/fuzz-corpus
+	$(BUILD)/fuzz_uri -max_total_time=$(FUZZ_SECONDS) -max_len=256 \
+	    -print_final_stats=1 $(BUILD)/fuzz-corpus fuzz/corpus
 
 $(BUILD)/fixture.mkv:
 	mkdir -p $(BUILD)
@@ -64,7 +85,7 @@ setup:
 unit: setup $(BUILD)/test_core $(BUILD)/fixture.mkv
 	prove -v --exec '' $(BUILD)/test_core :: $(BUILD)/fixture.mkv
 
-test: setup module $(BUILD)/test_core $(BUILD)/fixture.mkv
+test: setup module $(BUILD)/test_core $(BUILD)/fixture.mkv $(BUILD)/fuzz_replay
 	scripts/run-tests
 
 demo: setup module

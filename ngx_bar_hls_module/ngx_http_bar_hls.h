@@ -172,6 +172,7 @@ ngx_int_t ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_log_t *log);
 void ngx_http_bar_hls_set_state(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_http_bar_hls_camera_t *cam, uint64_t epoch, bh_event_t *ev);
+void ngx_http_bar_hls_collect(ngx_http_bar_hls_main_conf_t *bmcf);
 ngx_http_bar_hls_camera_t *ngx_http_bar_hls_find(
     ngx_http_bar_hls_main_conf_t *bmcf, u_char *name, size_t len);
 

@@ -22,6 +22,7 @@
 
 
 #define NGX_HTTP_BAR_HLS_ZONE_NAME      "bar_hls"
+#define NGX_HTTP_BAR_HLS_COLLECT        5000
 
 
 static void *ngx_http_bar_hls_create_main_conf(ngx_conf_t *cf);
@@ -44,6 +45,7 @@ static ngx_int_t ngx_http_bar_hls_resolve_url(ngx_conf_t *cf,
 static char *ngx_http_bar_hls(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_bar_hls_init_process(ngx_cycle_t *cycle);
+static void ngx_http_bar_hls_collect_handler(ngx_event_t *ev);
 static void ngx_http_bar_hls_exit_process(ngx_cycle_t *cycle);
 
 
@@ -122,6 +124,9 @@ static ngx_http_module_t  ngx_http_bar_hls_module_ctx = {
     ngx_http_bar_hls_create_loc_conf,      /* create location configuration */
     ngx_http_bar_hls_merge_loc_conf        /* merge location configuration */
 };
+
+
+static ngx_event_t  ngx_http_bar_hls_collect_event;
 
 
 ngx_module_t  ngx_http_bar_hls_module = {
@@ -733,7 +738,33 @@ ngx_http_bar_hls_init_process(ngx_cycle_t *cycle)
         ngx_queue_init(&cam[i].waiters);
     }
 
+    if (bmcf->shm_zone != NULL
+        && (ngx_process == NGX_PROCESS_SINGLE || ngx_worker == 0))
+    {
+        ngx_http_bar_hls_collect_event.handler =
+                                              ngx_http_bar_hls_collect_handler;
+        ngx_http_bar_hls_collect_event.data = bmcf;
+        ngx_http_bar_hls_collect_event.log = cycle->log;
+        ngx_http_bar_hls_collect_event.cancelable = 1;
+
+        ngx_add_timer(&ngx_http_bar_hls_collect_event,
+                      NGX_HTTP_BAR_HLS_COLLECT);
+    }
+
     return ngx_http_bar_hls_init_pulls(cycle);
+}
+
+
+static void
+ngx_http_bar_hls_collect_handler(ngx_event_t *ev)
+{
+    if (ngx_exiting) {
+        return;
+    }
+
+    ngx_http_bar_hls_collect(ev->data);
+
+    ngx_add_timer(ev, NGX_HTTP_BAR_HLS_COLLECT);
 }
 
 

@@ -52,6 +52,7 @@ struct ngx_http_bar_hls_pull_s {
 
     bh_state_t                      state;      /* as last logged */
     bh_status_t                     status;
+    int64_t                         bytes_in;   /* counted in the zone */
 
     unsigned                        running:1;
     unsigned                        stopping:1;
@@ -75,6 +76,7 @@ typedef struct {
 } ngx_http_bar_hls_worker_t;
 
 
+static void ngx_http_bar_hls_cycle_cleanup(void *data);
 static void ngx_http_bar_hls_tick(ngx_event_t *ev);
 static ngx_int_t ngx_http_bar_hls_start(ngx_http_bar_hls_pull_t *pull,
     ngx_log_t *log);
@@ -100,6 +102,7 @@ ngx_http_bar_hls_init_pulls(ngx_cycle_t *cycle)
     ngx_uint_t                     i, n, nworkers;
     ngx_core_conf_t               *ccf;
     ngx_connection_t              *c;
+    ngx_pool_cleanup_t            *cln;
     ngx_http_bar_hls_camera_t     *cam;
     ngx_http_bar_hls_worker_t     *w;
     ngx_http_bar_hls_main_conf_t  *bmcf;
@@ -149,6 +152,19 @@ ngx_http_bar_hls_init_pulls(ngx_cycle_t *cycle)
     if (n == 0) {
         return NGX_OK;
     }
+
+    /*
+     * With master_process off, a reload frees this configuration while
+     * the process lives on: the threads must not outlive it.
+     */
+
+    cln = ngx_pool_cleanup_add(cycle->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_bar_hls_cycle_cleanup;
+    cln->data = cycle;
 
     if (pthread_mutex_init(&w->mutex, NULL) != 0) {
         return NGX_ERROR;
@@ -215,7 +231,16 @@ ngx_http_bar_hls_exit_pulls(ngx_cycle_t *cycle)
     }
 
     if (w->conn != NULL) {
-        ngx_close_connection(w->conn);
+        if (cycle == ngx_cycle) {
+            ngx_close_connection(w->conn);
+
+        } else {
+
+            /* an old cycle: its connections are not the free list's */
+
+            (void) close(w->conn->fd);
+        }
+
         w->conn = NULL;
     }
 
@@ -225,6 +250,13 @@ ngx_http_bar_hls_exit_pulls(ngx_cycle_t *cycle)
     }
 
     w->npulls = 0;
+}
+
+
+static void
+ngx_http_bar_hls_cycle_cleanup(void *data)
+{
+    ngx_http_bar_hls_exit_pulls(data);
 }
 
 
@@ -309,6 +341,7 @@ ngx_http_bar_hls_start(ngx_http_bar_hls_pull_t *pull, ngx_log_t *log)
 
     pull->done = 0;
     pull->stopping = 0;
+    pull->bytes_in = 0;
 
     /* the thread must not take nginx's signals */
 
@@ -500,6 +533,7 @@ ngx_http_bar_hls_wakeup_handler(ngx_event_t *ev)
 static void
 ngx_http_bar_hls_drain(void)
 {
+    int64_t                     bytes;
     ngx_uint_t                  level;
     ngx_http_bar_hls_msg_t     *msg, *next;
     ngx_http_bar_hls_pull_t    *pull;
@@ -520,6 +554,10 @@ ngx_http_bar_hls_drain(void)
         switch (msg->type) {
 
         case NGX_HTTP_BAR_HLS_MSG_CHUNK:
+            bytes = msg->chunk.bytes_in;
+            msg->chunk.bytes_in -= pull->bytes_in;
+            pull->bytes_in = bytes;
+
             (void) ngx_http_bar_hls_publish(w->bmcf, pull->cam, pull->epoch,
                                             &msg->chunk, ngx_cycle->log);
             free(msg->chunk.data);

@@ -400,7 +400,6 @@ ngx_http_bar_hls_set_state(ngx_http_bar_hls_main_conf_t *bmcf,
         }
 
         slot->state = ev->state;
-        slot->bytes_in = ev->bytes_in;
 
         if (ev->state == BH_STATE_BACKOFF || ev->state == BH_STATE_ERROR) {
             ngx_snprintf(slot->last_error, NGX_HTTP_BAR_HLS_ERR_LEN - 1,
@@ -431,6 +430,8 @@ ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
         ngx_shmtx_unlock(&shpool->mutex);
         return NGX_DECLINED;
     }
+
+    slot->bytes_in += chunk->bytes_in;
 
     if (chunk->type == BH_CHUNK_INIT) {
         rc = ngx_http_bar_hls_publish_init(shpool, slot, chunk);
@@ -527,7 +528,7 @@ ngx_http_bar_hls_publish_part(ngx_slab_pool_t *shpool,
     ngx_http_bar_hls_part_t     *part;
     ngx_http_bar_hls_segment_t  *seg;
 
-    if (!slot->has_init) {
+    if (!slot->has_init || slot->segs == NULL) {
         return NGX_ERROR;
     }
 
@@ -835,6 +836,74 @@ ngx_http_bar_hls_text(ngx_slab_pool_t *shpool, bh_playlist_t *pl,
     text->etag = ngx_crc32_long(p, len);
 
     return NGX_OK;
+}
+
+
+/*
+ * Frees the media of cameras that are no longer configured, once the
+ * worker of the old configuration that pulled them has let them go.
+ */
+
+void
+ngx_http_bar_hls_collect(ngx_http_bar_hls_main_conf_t *bmcf)
+{
+    ngx_uint_t                  i, j;
+    ngx_msec_t                  now;
+    ngx_slab_pool_t            *shpool;
+    ngx_http_bar_hls_slot_t    *slot;
+    ngx_http_bar_hls_camera_t  *cam;
+
+    shpool = bmcf->shpool;
+    cam = bmcf->cameras.elts;
+    now = ngx_http_bar_hls_now();
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    for (i = 0; i < bmcf->sh->nslots; i++) {
+        slot = bmcf->sh->slots[i];
+
+        for (j = 0; j < bmcf->cameras.nelts; j++) {
+            if (cam[j].slot == slot) {
+                break;
+            }
+        }
+
+        if (j < bmcf->cameras.nelts || !slot->has_init) {
+            continue;
+        }
+
+        if (slot->owner != 0
+            && !(kill(slot->owner, 0) == -1 && ngx_errno == NGX_ESRCH)
+            && now - slot->heartbeat <= NGX_HTTP_BAR_HLS_LEASE)
+        {
+            continue;
+        }
+
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "bar_hls: camera \"%*s\" is no longer configured, "
+                      "its media is freed", slot->name_len, slot->name);
+
+        /* a late publish by an old owner fails the ownership check */
+
+        slot->owner = 0;
+        slot->epoch++;
+        slot->version++;
+        slot->has_init = 0;
+
+        ngx_http_bar_hls_slot_free_media(shpool, slot);
+
+        if (slot->init != NULL) {
+            ngx_slab_free_locked(shpool, slot->init);
+            slot->init = NULL;
+        }
+
+        if (slot->prev_init != NULL) {
+            ngx_slab_free_locked(shpool, slot->prev_init);
+            slot->prev_init = NULL;
+        }
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
 }
 
 

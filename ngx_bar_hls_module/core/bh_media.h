@@ -63,6 +63,7 @@ typedef struct {
     int64_t             duration;       /* usec */
     int64_t             start;          /* usec on the output timeline */
     int64_t             wallclock;      /* usec since the epoch (PDT) */
+    int64_t             bytes_in;       /* from the camera, cumulative */
     unsigned            segment_start:1;/* first part of a new segment */
     unsigned            independent:1;  /* starts with a keyframe */
 

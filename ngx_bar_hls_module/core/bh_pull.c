@@ -422,6 +422,7 @@ bh_on_chunk(void *data, bh_chunk_t *chunk)
         bh_event(pull, BH_STATE_STREAMING, BH_OK, msg, 0);
     }
 
+    chunk->bytes_in = pull->bytes_in;
     pull->conf.on_chunk(pull->conf.data, chunk);
 }
 
