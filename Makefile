@@ -46,7 +46,9 @@ $(NGX_BUILD)/objs/Makefile: $(NGINX_SRC)/configure config
 
 $(BUILD)/ngx_bar_hls_module.so: $(NGX_BUILD)/objs/Makefile $(MODULE_SRCS)
 	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules
-	cp $(NGX_BUILD)/objs/ngx_http_bar_hls_module.so $@
+	# a new inode: a running nginx keeps the module it has mapped
+	cp $(NGX_BUILD)/objs/ngx_http_bar_hls_module.so $@.tmp
+	mv -f $@.tmp $@
 
 $(BUILD)/test_core: tests/unit/test_core.c $(CORE_SRCS) \
                     ngx_bar_hls_module/core/bh_media.h

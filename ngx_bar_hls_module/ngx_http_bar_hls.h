@@ -187,6 +187,9 @@ void ngx_http_bar_hls_exit_pulls(ngx_cycle_t *cycle);
 
 ngx_int_t ngx_http_bar_hls_handler(ngx_http_request_t *r);
 void ngx_http_bar_hls_wake(ngx_http_bar_hls_camera_t *cam);
+ngx_int_t ngx_http_bar_hls_output(ngx_http_request_t *r, ngx_buf_t *b);
+ngx_int_t ngx_http_bar_hls_header(ngx_http_request_t *r, char *key,
+    u_char *value, size_t len);
 
 
 /* ngx_http_bar_hls_status.c */

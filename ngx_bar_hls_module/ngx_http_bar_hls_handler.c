@@ -76,8 +76,6 @@ static ngx_int_t ngx_http_bar_hls_allowed_origin(ngx_http_request_t *r,
 static ngx_int_t ngx_http_bar_hls_preflight(ngx_http_request_t *r);
 static ngx_int_t ngx_http_bar_hls_error(ngx_http_request_t *r,
     ngx_uint_t status, char *text);
-static ngx_int_t ngx_http_bar_hls_header(ngx_http_request_t *r, char *key,
-    u_char *value, size_t len);
 
 
 static ngx_event_t  ngx_http_bar_hls_poll_event;
@@ -684,9 +682,7 @@ static ngx_int_t
 ngx_http_bar_hls_send(ngx_http_request_t *r, ngx_http_bar_hls_reply_t *reply)
 {
     u_char                       *p;
-    ngx_int_t                     rc;
     ngx_buf_t                    *b;
-    ngx_chain_t                   out;
     ngx_table_elt_t              *etag;
     ngx_http_bar_hls_loc_conf_t  *blcf;
     u_char                        cc[64];
@@ -699,7 +695,6 @@ ngx_http_bar_hls_send(ngx_http_request_t *r, ngx_http_bar_hls_reply_t *reply)
     }
 
     r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = b->last - b->pos;
     r->headers_out.content_type = reply->type;
     r->headers_out.content_type_len = reply->type.len;
     r->headers_out.last_modified_time = reply->modified;
@@ -740,6 +735,21 @@ ngx_http_bar_hls_send(ngx_http_request_t *r, ngx_http_bar_hls_reply_t *reply)
     r->headers_out.etag = etag;
 
     b->memory = 1;
+
+    return ngx_http_bar_hls_output(r, b);
+}
+
+
+/* sends the headers and the one buffer of the body */
+
+ngx_int_t
+ngx_http_bar_hls_output(ngx_http_request_t *r, ngx_buf_t *b)
+{
+    ngx_int_t    rc;
+    ngx_chain_t  out;
+
+    r->headers_out.content_length_n = b->last - b->pos;
+
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 
@@ -917,10 +927,9 @@ ngx_http_bar_hls_preflight(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_bar_hls_error(ngx_http_request_t *r, ngx_uint_t status, char *text)
 {
-    size_t        len;
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    size_t       len;
+    ngx_int_t    rc;
+    ngx_buf_t   *b;
 
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {
@@ -944,28 +953,16 @@ ngx_http_bar_hls_error(ngx_http_request_t *r, ngx_uint_t status, char *text)
 
     b->last = ngx_cpymem(b->last, text, len);
     *b->last++ = LF;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
 
     r->headers_out.status = status;
-    r->headers_out.content_length_n = len + 1;
     ngx_str_set(&r->headers_out.content_type, "text/plain");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
 
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_bar_hls_output(r, b);
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_bar_hls_header(ngx_http_request_t *r, char *key, u_char *value,
     size_t len)
 {

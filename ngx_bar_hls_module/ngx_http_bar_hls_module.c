@@ -31,8 +31,7 @@ static char *ngx_http_bar_hls_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_bar_hls_allow_origin(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_bar_hls_status(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
+
 static char *ngx_http_bar_hls_init_main_conf(ngx_conf_t *cf, void *conf);
 static char *ngx_http_bar_hls_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -42,8 +41,8 @@ static char *ngx_http_bar_hls_camera_param(ngx_conf_t *cf,
     ngx_http_bar_hls_camera_t *cam, ngx_str_t *value);
 static ngx_int_t ngx_http_bar_hls_resolve_url(ngx_conf_t *cf,
     ngx_str_t *value, ngx_str_t *url);
-static char *ngx_http_bar_hls(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
+static char *ngx_http_bar_hls_set_handler(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_bar_hls_init_process(ngx_cycle_t *cycle);
 static void ngx_http_bar_hls_collect_handler(ngx_event_t *ev);
 static void ngx_http_bar_hls_exit_process(ngx_cycle_t *cycle);
@@ -67,17 +66,17 @@ static ngx_command_t  ngx_http_bar_hls_commands[] = {
 
     { ngx_string("bar_hls"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_bar_hls,
+      ngx_http_bar_hls_set_handler,
       0,
       0,
-      NULL },
+      ngx_http_bar_hls_handler },
 
     { ngx_string("bar_hls_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_bar_hls_status,
+      ngx_http_bar_hls_set_handler,
       0,
       0,
-      NULL },
+      ngx_http_bar_hls_status_handler },
 
     { ngx_string("bar_hls_allow_origin"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
@@ -687,25 +686,15 @@ ngx_http_bar_hls_resolve_url(ngx_conf_t *cf, ngx_str_t *value,
 }
 
 
+/* bar_hls and bar_hls_status: the handler is the command's post */
+
 static char *
-ngx_http_bar_hls(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_bar_hls_set_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_bar_hls_handler;
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_bar_hls_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_core_loc_conf_t  *clcf;
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_bar_hls_status_handler;
+    clcf->handler = (ngx_http_handler_pt) cmd->post;
 
     return NGX_CONF_OK;
 }

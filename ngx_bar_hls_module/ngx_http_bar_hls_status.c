@@ -27,8 +27,6 @@ ngx_http_bar_hls_status_handler(ngx_http_request_t *r)
     ngx_int_t                      rc;
     ngx_buf_t                     *b;
     ngx_uint_t                     i;
-    ngx_chain_t                    out;
-    ngx_table_elt_t               *h;
     ngx_slab_pool_t               *shpool;
     ngx_http_bar_hls_camera_t     *cam;
     ngx_http_bar_hls_main_conf_t  *bmcf;
@@ -78,33 +76,18 @@ ngx_http_bar_hls_status_handler(ngx_http_request_t *r)
                           "\"used\": %uz, \"free\": %uz}}\n",
                           size, size - free, free);
 
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    if (ngx_http_bar_hls_header(r, "Cache-Control", (u_char *) "no-store",
+                                8)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    h->hash = 1;
-    ngx_str_set(&h->key, "Cache-Control");
-    ngx_str_set(&h->value, "no-store");
-
     r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = b->last - b->pos;
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
 
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_bar_hls_output(r, b);
 }
 
 

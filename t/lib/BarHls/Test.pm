@@ -22,7 +22,8 @@ package BarHls::Test;
 #
 # Everything here talks to 127.0.0.1 only, every wait is bounded in time,
 # and only processes this module started (by PID) are ever signalled,
-# also from its END block.
+# also from its END block.  The cameras' files (stats, log) live in a
+# temporary directory, removed at exit unless BAR_HLS_TEST_KEEP=1.
 
 use strict;
 use warnings;
@@ -32,6 +33,7 @@ BEGIN {
         if $INC{'Test/Nginx/Util.pm'};
 }
 
+use Config ();
 use Cwd ();
 use Digest::MD5 ();
 use Exporter 'import';
@@ -52,7 +54,7 @@ our @EXPORT = qw(
     start_camera stop_camera pause_camera resume_camera camera_stats
     nginx_port nginx_url http_get wait_until wait_for_playlist
     wait_playlist_ok wait_sequence_ok parse_playlist playlist_msns
-    check_playlist ffprobe_streams
+    check_playlist ffprobe_streams probe_segment
     ffmpeg_decode mp4_boxes box_types md5_hex error_log_path
     error_log_lines wait_for_log nginx_master_pid default_log_checks
     check_body
@@ -175,6 +177,11 @@ sub start_camera {
     my $pid = fork;
     die "BarHls::Test: fork: $!\n" unless defined $pid;
     if ($pid == 0) {
+        # Linux: the camera gets SIGTERM should this test process die
+        # without running its END block (prctl(PR_SET_PDEATHSIG, SIGTERM))
+        my $prctl = $Config::Config{archname} =~ /^x86_64-linux/ ? 157
+                  : $Config::Config{archname} =~ /^aarch64-linux/ ? 167 : undef;
+        syscall($prctl, 1, 15) if defined $prctl;
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', $cam{log};
         open STDERR, '>&', \*STDOUT;
@@ -252,7 +259,7 @@ END {
     my $status = $?;
     my @cams = reverse @Cameras;
     stop_camera($_) for @cams;
-    File::Path::remove_tree($Tmp) if defined $Tmp && !$ENV{TEST_NGINX_NO_CLEAN};
+    File::Path::remove_tree($Tmp) if defined $Tmp && !$ENV{BAR_HLS_TEST_KEEP};
     $? = $status;
 }
 
@@ -389,7 +396,8 @@ sub parse_pdt {
 
 # Runs the structural checks every playlist this module serves must pass
 # (as Test::More tests named "$name - ...").  %o: min (segments),
-# max (segments), target (seconds), extinf (exact "2.000").
+# max (segments), target (seconds), extinf (seconds, "2.000") give or take
+# tolerance (seconds, default 0.001).
 sub check_playlist {
     my ($name, $text, %o) = @_;
     my $pl = parse_playlist($text);
@@ -429,9 +437,10 @@ sub check_playlist {
     if (defined $o{extinf}) {
         # within a millisecond: the module truncates microseconds, so a
         # 1999999 us segment says 1.999
+        my $tol = $o{tolerance} // 0.001;
         my @other = grep { $_->{extinf} !~ /^#EXTINF:\d+\.\d{3},$/
-                           || abs($_->{duration} - $o{extinf}) > 0.0011 } @segs;
-        Test::More::ok(!@other, "$name - every EXTINF is $o{extinf} (+-1ms)")
+                           || abs($_->{duration} - $o{extinf}) > $tol + 1e-6 } @segs;
+        Test::More::ok(!@other, "$name - every EXTINF is $o{extinf} (+-${tol}s)")
             or Test::More::diag(join "\n", map $_->{extinf}, @other);
     }
     # program date-times follow each other by the segment durations
@@ -492,6 +501,32 @@ sub ffmpeg_decode {
                                      '-f', 'null', '-'],
                                     $timeout // $secs + 20);
     return ($rc, $err);
+}
+
+# Fetches "$dir/$map" (init segment) and "$dir/$seg", probes them as one
+# file: { rc, err, video => packets, audio => packets, first_key => 0|1,
+# streams => [ffprobe streams] }.
+sub probe_segment {
+    my ($dir, $map, $seg) = @_;
+    my $init = http_get("$dir/$map");
+    my $media = http_get("$dir/$seg");
+    my $file = File::Spec->catfile(tmp_dir(), "probe-$$.mp4");
+    open my $fh, '>', $file or die "$file: $!";
+    binmode $fh;
+    print $fh $init->{content} // '', $media->{content} // '';
+    close $fh;
+    my ($rc, $out, $err) = run_cmd(
+        ['ffprobe', '-v', 'error', '-count_packets', '-show_entries',
+         'stream=codec_type,codec_name,width,height,nb_read_packets'
+         . ':frame=key_frame,media_type', '-of', 'json', $file], 30);
+    unlink $file;
+    my $json = eval { JSON::PP::decode_json($out) } || {};
+    my %r = (rc => $rc, err => $err, streams => $json->{streams} || [],
+             init_status => $init->{status}, status => $media->{status});
+    $r{$_->{codec_type}} = $_->{nb_read_packets} for @{ $r{streams} };
+    my ($first) = grep { ($_->{media_type} // '') eq 'video' } @{ $json->{frames} || [] };
+    $r{first_key} = $first ? $first->{key_frame} : undef;
+    return \%r;
 }
 
 # ----------------------------------------------------------------- MP4
@@ -581,7 +616,7 @@ sub default_log_checks {
 
 # Response body check for add_response_body_check(\&check_body): custom
 # block sections
-#   --- bar_playlist: min=3 max=6 target=2 extinf=2.000
+#   --- bar_playlist: min=3 max=6 target=2 extinf=2.000 [tolerance=0.05]
 #   --- bar_boxes_like: ^ftyp moov$   (regex on the top-level box types)
 #   --- bar_same_as: /live/ale/init.mp4   (another URL, identical bytes)
 #   --- bar_check: foo bar   (calls main::check_foo($block, $body), ...)
