@@ -4,8 +4,17 @@
 //
 //   node bench/player.mjs --url http://127.0.0.1:PORT/live/cam/index.m3u8
 //        [--page-origin http://127.0.0.1:PORT2] [--seconds 30]
-//        [--low-latency on|off] [--warmup 5] [--hls-config '{"k": v}']
-//        [--json out.json] [--chromium /usr/bin/chromium] [--quiet]
+//        [--low-latency on|off] [--seek-to-live on|off] [--warmup 5]
+//        [--hls-config '{"k": v}'] [--json out.json] [--screenshot f.png]
+//        [--chromium /usr/bin/chromium] [--quiet]
+//
+// --low-latency sets hls.js lowLatencyMode (default on); --hls-config adds
+// any other hls.js option (e.g. '{"liveSyncDuration": 0.4}').
+// --seek-to-live on: after start-up, the page jumps once (within what is
+// buffered) to hls.liveSyncPosition when more than 0.25 s behind hls.js's
+// target latency (at most once per 10 s) -- see bench/README.md for why.
+// --screenshot saves the video at the end with the time it was taken: the
+// fake camera burns its wall clock into the picture (glass-to-glass check).
 //
 // A tiny HTTP server on the page origin (127.0.0.1 only; port 0 or no
 // --page-origin picks a free port) serves the player page and hls.min.js
@@ -45,14 +54,15 @@ function usage(msg) {
     process.stderr.write(
         'usage: node bench/player.mjs --url URL [--page-origin http://127.0.0.1:PORT]\n' +
         '       [--seconds 30] [--low-latency on|off] [--seek-to-live on|off] [--warmup 5]\n' +
-        '       [--hls-config JSON] [--json FILE] [--chromium PATH] [--quiet]\n');
+        '       [--hls-config JSON] [--json FILE] [--screenshot FILE.png]\n' +
+        '       [--chromium PATH] [--quiet]\n');
     process.exit(2);
 }
 
 function parseArgs(argv) {
     const a = {
         url: null, pageOrigin: 'http://127.0.0.1:0', seconds: 30,
-        lowLatency: true, warmup: 5, seekToLive: false, hlsConfig: {}, json: null,
+        lowLatency: true, warmup: 5, seekToLive: false, screenshot: null, hlsConfig: {}, json: null,
         chromium: process.env.CHROMIUM || '/usr/bin/chromium', quiet: false,
     };
     for (let i = 2; i < argv.length; i++) {
@@ -82,6 +92,7 @@ function parseArgs(argv) {
             break;
         }
         case '--json': a.json = v(); break;
+        case '--screenshot': a.screenshot = v(); break;
         case '--chromium': a.chromium = v(); break;
         case '--quiet': a.quiet = true; break;
         case '-h': case '--help': usage(); break;
@@ -305,6 +316,24 @@ function stats(values) {
 
 // -------------------------------------------------------------------- main
 
+// headless Chromium with a fresh profile; playwright-core starts it and
+// browser.close() ends it (the only process this script starts)
+function launch(userDataDir) {
+    return chromium.launchPersistentContext(userDataDir, {
+        executablePath: args.chromium,
+        headless: true,
+        timeout: 30000,
+        args: [
+            '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+            '--disable-component-update', '--disable-sync', '--no-first-run',
+            '--disable-quic', '--autoplay-policy=no-user-gesture-required',
+            // a hidden page must not be throttled: timers drive the samples
+            '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
+            '--disable-backgrounding-occluded-windows',
+        ],
+    });
+}
+
 let browser = null;
 let server = null;
 let finished = false;
@@ -340,7 +369,7 @@ const hardDeadline = setTimeout(async () => {
 hardDeadline.unref();
 
 async function main() {
-    server = await startPageServer(Number(pageOrigin.port || 80));
+    server = await startPageServer(Number(pageOrigin.port || 0));
     const port = server.address().port;
     const origin = `http://127.0.0.1:${port}`;
     if (origin === streamUrl.origin) {
@@ -352,23 +381,18 @@ async function main() {
 
     const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bar-hls-chromium-'));
     log(`chromium ${args.chromium}, page ${origin}, stream ${streamUrl.href}, lowLatencyMode=${args.lowLatency}`);
-    const context = await chromium.launchPersistentContext(userDataDir, {
-        executablePath: args.chromium,
-        headless: true,
-        timeout: 30000,
-        args: [
-            '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-            '--disable-component-update', '--disable-sync', '--no-first-run',
-            '--disable-quic', '--autoplay-policy=no-user-gesture-required',
-            // a hidden page must not be throttled: timers drive the samples
-            '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
-            '--disable-backgrounding-occluded-windows',
-        ],
-    });
+    let context;
+    try {
+        context = await launch(userDataDir);
+    } catch (e) {
+        fs.rmSync(userDataDir, { recursive: true, force: true });
+        throw e;
+    }
     browser = {
         close: async () => {
-            await context.close();
-            fs.rmSync(userDataDir, { recursive: true, force: true });
+            try { await context.close(); } finally {
+                fs.rmSync(userDataDir, { recursive: true, force: true });
+            }
         },
     };
     const page = context.pages()[0] || await context.newPage();
@@ -382,8 +406,16 @@ async function main() {
     page.on('response', (r) => {
         if (r.status() >= 400 && httpErrors.length < 50) httpErrors.push(`${r.status()} ${r.url()}`);
     });
+    // a request hls.js cancels itself (a part load overtaken by a seek or
+    // a level switch) fails with net::ERR_ABORTED: counted, not an error
+    const aborted = [];
     page.on('requestfailed', (r) => {
-        if (httpErrors.length < 50) httpErrors.push(`failed ${r.url()}: ${r.failure() && r.failure().errorText}`);
+        const why = (r.failure() && r.failure().errorText) || 'unknown';
+        if (/ERR_ABORTED/.test(why)) {
+            aborted.push(r.url());
+        } else if (httpErrors.length < 50) {
+            httpErrors.push(`failed ${r.url()}: ${why}`);
+        }
     });
     page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`.slice(0, 300)));
 
@@ -395,6 +427,11 @@ async function main() {
     let progressAt = started + 5000;
     while (Date.now() < endAt) {
         await new Promise((r) => setTimeout(r, Math.min(1000, Math.max(0, endAt - Date.now()))));
+        // a fatal hls.js error ends the run early: it will not play
+        if (await page.evaluate(() => !window.__bench || window.__bench.errors.some((e) => e.fatal))) {
+            log('fatal error (or no hls.js): stopping early');
+            break;
+        }
         if (Date.now() >= progressAt) {
             progressAt += 5000;
             const p = await page.evaluate(() => {
@@ -406,6 +443,19 @@ async function main() {
                 log(`t=${p.t.toFixed(1)}s currentTime=${p.ct.toFixed(2)} latency=${p.latency === null ? '-' : p.latency.toFixed(3)}s rate=${p.rate}`);
             }
         }
+    }
+
+    // --screenshot: the fake camera burns its wall clock into the picture;
+    // compare it with the time the screenshot was taken (glass to glass)
+    let shot = null;
+    if (args.screenshot) {
+        const before = Date.now();
+        await page.locator('#v').screenshot({ path: args.screenshot, timeout: 5000 });
+        const after = Date.now();
+        const d = new Date((before + after) / 2);
+        const p2 = (n, w = 2) => String(n).padStart(w, '0');
+        shot = { file: args.screenshot, taken_ms: Math.round((before + after) / 2), took_ms: after - before,
+                 taken_local: `${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}.${p2(d.getMilliseconds(), 3)}` };
     }
 
     const B = await page.evaluate(() => {
@@ -475,7 +525,9 @@ async function main() {
         frames_dropped: B.final.frames ? B.final.frames.dropped : null,
         resolution: B.final.width ? `${B.final.width}x${B.final.height}` : null,
         events: B.events.slice(0, 40),
+        screenshot: shot,
         http_errors: httpErrors.slice(0, 20),
+        aborted_requests: aborted.length,
         console: consoleErrors.slice(0, 20),
     };
 

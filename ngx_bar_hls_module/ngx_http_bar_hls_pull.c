@@ -196,6 +196,10 @@ ngx_http_bar_hls_init_pulls(ngx_cycle_t *cycle)
     w->timer.data = w;
     w->timer.cancelable = 1;
 
+    /* the lease compares our clock with other workers': no stale time */
+
+    ngx_time_update();
+
     ngx_http_bar_hls_tick(&w->timer);
 
     return NGX_OK;

@@ -315,7 +315,7 @@ ngx_http_bar_hls_acquire(ngx_http_bar_hls_main_conf_t *bmcf,
     if (slot->owner == 0
         || slot->owner == ngx_pid
         || (kill(slot->owner, 0) == -1 && ngx_errno == NGX_ESRCH)
-        || now - slot->heartbeat > NGX_HTTP_BAR_HLS_LEASE)
+        || (ngx_msec_int_t) (now - slot->heartbeat) > NGX_HTTP_BAR_HLS_LEASE)
     {
         slot->owner = ngx_pid;
         slot->epoch++;
@@ -874,7 +874,8 @@ ngx_http_bar_hls_collect(ngx_http_bar_hls_main_conf_t *bmcf)
 
         if (slot->owner != 0
             && !(kill(slot->owner, 0) == -1 && ngx_errno == NGX_ESRCH)
-            && now - slot->heartbeat <= NGX_HTTP_BAR_HLS_LEASE)
+            && (ngx_msec_int_t) (now - slot->heartbeat)
+               <= NGX_HTTP_BAR_HLS_LEASE)
         {
             continue;
         }

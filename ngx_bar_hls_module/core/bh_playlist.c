@@ -36,7 +36,8 @@ static void bh_print_parts(bh_writer_t *w, const bh_playlist_t *pl,
 static int64_t bh_target_duration(const bh_playlist_t *pl);
 
 
-#define bh_sec(usec)   (usec) / 1000000, (usec) % 1000000 / 1000
+/* seconds and milliseconds, rounded to the millisecond */
+#define bh_sec(usec)   ((usec) + 500) / 1000000, ((usec) + 500) % 1000000 / 1000
 
 
 size_t

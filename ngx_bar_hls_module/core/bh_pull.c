@@ -49,6 +49,16 @@ struct bh_pull_s {
 };
 
 
+typedef struct {
+    bh_pull_t          *pull;
+    int64_t             started;        /* monotonic, first part */
+
+    int64_t             playing;        /* wall clock after PLAY */
+    int64_t             first_ts;       /* usec, first video timestamp */
+    unsigned            caught_up:1;
+} bh_session_ctx_t;
+
+
 static __thread bh_pull_t  *bh_current;
 static int                  bh_log_level = AV_LOG_WARNING;
 
@@ -58,6 +68,8 @@ static int bh_stopped(bh_pull_t *pull);
 static bh_status_t bh_session(bh_pull_t *pull, char *err, size_t errlen,
     int64_t *streamed);
 static bh_status_t bh_av_status(bh_pull_t *pull, int rc);
+static int64_t bh_arrival(bh_session_ctx_t *ctx, AVPacket *pkt,
+    AVStream *vs);
 static void bh_on_chunk(void *data, bh_chunk_t *chunk);
 static void bh_event(bh_pull_t *pull, bh_state_t state, bh_status_t status,
     const char *message, int64_t retry_in);
@@ -215,12 +227,6 @@ bh_pull_run(bh_pull_t *pull)
 }
 
 
-typedef struct {
-    bh_pull_t          *pull;
-    int64_t             started;        /* monotonic, first part */
-} bh_session_ctx_t;
-
-
 static bh_status_t
 bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
 {
@@ -265,6 +271,12 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
 
     sg = NULL;
     pkt = NULL;
+
+    ctx.pull = pull;
+    ctx.started = 0;
+    ctx.playing = bh_wallclock();
+    ctx.first_ts = AV_NOPTS_VALUE;
+    ctx.caught_up = 0;
 
     __atomic_store_n(&pull->deadline,
                      bh_monotonic() + pull->conf.timeout + 2 * BH_USEC,
@@ -327,9 +339,6 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
         }
     }
 
-    ctx.pull = pull;
-    ctx.started = 0;
-
     sg = bh_segmenter_create(&pull->conf.segmenter, bh_on_chunk, &ctx);
     if (sg == NULL) {
         st = BH_NOMEM;
@@ -373,7 +382,8 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
 
         pull->bytes_in += pkt->size;
 
-        st = bh_segmenter_write(sg, pkt, bh_wallclock(), err, errlen);
+        st = bh_segmenter_write(sg, pkt, bh_arrival(&ctx, pkt, vs), err,
+                                errlen);
         av_packet_unref(pkt);
 
         if (st != BH_OK) {
@@ -401,6 +411,47 @@ done:
     __atomic_store_n(&pull->deadline, 0, __ATOMIC_RELAXED);
 
     return st;
+}
+
+
+/*
+ * When the packet reached us, for PROGRAM-DATE-TIME.  The packets
+ * libavformat read while probing the stream come out late, in a burst:
+ * until the reading catches up with the camera, they are dated by their
+ * timestamps from the moment the stream started playing.
+ */
+
+static int64_t
+bh_arrival(bh_session_ctx_t *ctx, AVPacket *pkt, AVStream *vs)
+{
+    int64_t  now, ts, when;
+
+    now = bh_wallclock();
+
+    if (ctx->caught_up || pkt->stream_index != vs->index) {
+        return now;
+    }
+
+    ts = (pkt->dts != AV_NOPTS_VALUE) ? pkt->dts : pkt->pts;
+
+    if (ts == AV_NOPTS_VALUE) {
+        return ctx->first_ts == AV_NOPTS_VALUE ? ctx->playing : now;
+    }
+
+    ts = av_rescale_q(ts, vs->time_base, AV_TIME_BASE_Q);
+
+    if (ctx->first_ts == AV_NOPTS_VALUE) {
+        ctx->first_ts = ts;
+    }
+
+    when = ctx->playing + (ts - ctx->first_ts);
+
+    if (when >= now - BH_USEC / 50) {
+        ctx->caught_up = 1;
+        return now;
+    }
+
+    return when;
 }
 
 
@@ -549,7 +600,9 @@ bh_av_log(void *avcl, int level, const char *fmt, va_list vl)
 
     pull = bh_current;
 
-    if (pull == NULL || level > bh_log_level) {
+    /* a stream stopped on purpose complains as it is cut: not news */
+
+    if (pull == NULL || level > bh_log_level || bh_stopped(pull)) {
         return;
     }
 

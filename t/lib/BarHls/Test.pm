@@ -56,7 +56,8 @@ our @EXPORT = qw(
     wait_playlist_ok wait_sequence_ok parse_playlist playlist_msns
     check_playlist ffprobe_streams probe_segment
     ffmpeg_decode mp4_boxes box_types md5_hex error_log_path
-    error_log_lines wait_for_log nginx_master_pid default_log_checks
+    error_log_lines error_log_mark wait_for_log tcp_established
+    max_established nginx_master_pid default_log_checks
     check_body
 );
 
@@ -255,7 +256,10 @@ sub camera_stats {
     return \%s;
 }
 
+my $Pid = $$;
+
 END {
+    return unless $$ == $Pid;       # not in a forked child
     my $status = $?;
     my @cams = reverse @Cameras;
     stop_camera($_) for @cams;
@@ -577,13 +581,58 @@ sub error_log_lines {
     return split /^/, $text;
 }
 
-# Waits until a line of error.log matches $re; returns that line or undef.
+# The number of lines error.log has now: wait_for_log(..., $mark) only
+# looks at the lines written after that.
+sub error_log_mark { return scalar(my @l = error_log_lines()) }
+
+# Waits until a line of error.log (after line $mark, if given) matches $re;
+# returns that line or undef.
 sub wait_for_log {
-    my ($re, $timeout) = @_;
+    my ($re, $timeout, $mark) = @_;
     return wait_until($timeout // 10, 0.1, sub {
-        for (error_log_lines()) { return $_ if $_ =~ $re }
+        my @lines = error_log_lines();
+        splice @lines, 0, $mark if $mark;
+        for (@lines) { return $_ if $_ =~ $re }
         return;
     });
+}
+
+# ESTABLISHED TCP connections whose local port is $port (the camera's side
+# of its RTSP connections), straight from the kernel: unlike the camera's
+# own count, it drops the moment the peer closes.
+sub tcp_established {
+    my ($port) = @_;
+    my $n = 0;
+    for my $file ('/proc/net/tcp', '/proc/net/tcp6') {
+        open my $fh, '<', $file or next;
+        while (<$fh>) {
+            my (undef, $local, undef, $state) = split ' ';
+            next unless defined $state && $state eq '01';
+            $n++ if $local =~ /:([0-9A-F]{4})$/ && hex($1) == $port;
+        }
+    }
+    return $n;
+}
+
+# Samples tcp_established($port) for each port every 10 ms, for $secs
+# seconds or until $until->() is true (then one more second); returns
+# { port => the most seen at once }.
+sub max_established {
+    my ($ports, $secs, $until) = @_;
+    my %max = map { $_ => 0 } @$ports;
+    my ($deadline, $stop) = (time + $secs);
+    while (time < $deadline) {
+        for my $port (@$ports) {
+            my $n = tcp_established($port);
+            $max{$port} = $n if $n > $max{$port};
+        }
+        if (!$stop && $until && $until->()) {
+            $stop = time + 1;
+            $deadline = $stop if $stop < $deadline;
+        }
+        sleep 0.01;
+    }
+    return \%max;
 }
 
 sub nginx_master_pid {
