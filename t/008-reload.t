@@ -106,7 +106,7 @@ __DATA__
 load_module $TEST_NGINX_BAR_HLS_MODULE;
 --- user_files eval
 [['big-map.conf', "map \$uri \$bar_hls_big {\n"
-                  . join('', map { "    /k$_ $_;\n" } 1 .. 200000) . "}\n"]]
+                  . CORE::join('', map { "    /k$_ $_;\n" } 1 .. 200000) . "}\n"]]
 --- http_config
 map_hash_max_size 524288;
 map_hash_bucket_size 128;
