@@ -9,7 +9,7 @@
 
 NGINX_SRC ?= /usr/share/nginx/src
 BUILD     := build
-NGX_BUILD := $(CURDIR)/build/nginx
+NGX_BUILD := $(CURDIR)/build/nginx$(subst /,_,$(abspath $(NGINX_SRC)))
 CC        ?= cc
 
 MODULE_SRCS := $(wildcard ngx_bar_hls_module/*.c ngx_bar_hls_module/*.h \
@@ -25,26 +25,35 @@ SANITIZE  := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 60
 WARN      := -Wall -Wextra -Wpointer-arith -Wno-unused-parameter -Werror
 
-.PHONY: all module demo test unit fuzz clean setup
+.PHONY: all module demo test unit fuzz clean setup FORCE
 
 all: module
 
 module: $(BUILD)/ngx_bar_hls_module.so
 
 # configure writes into its tree, and Debian's copy is root-owned: work on
-# a private copy.  The configure flags come from the tree itself when it
-# has them (nginx-dev's conf_flags), so the module is binary compatible
-# with the nginx it ships.
-$(NGX_BUILD)/objs/Makefile: $(NGINX_SRC)/configure config
+# a private copy, one per source tree.  --with-compat makes the module
+# loadable by any nginx of that version built --with-compat, as Debian's
+# is.  A release tarball has ./configure, a git checkout auto/configure.
+$(NGX_BUILD)/objs/Makefile: config
 	rm -rf $(NGX_BUILD)
 	mkdir -p $(NGX_BUILD)
 	cp -a $(NGINX_SRC)/. $(NGX_BUILD)/
-	cd $(NGX_BUILD) && ./configure --with-compat --with-threads \
-	    --with-cc-opt='-g -O2 -fPIC -Werror' \
-	    --add-dynamic-module=$(CURDIR) >configure.log 2>&1 \
+	cd $(NGX_BUILD) && { [ -x configure ] && c=./configure \
+	                     || c=auto/configure; } \
+	    && $$c --with-compat --with-threads \
+	        --with-cc-opt='-g -O2 -fPIC -Werror' \
+	        --add-dynamic-module=$(CURDIR) >configure.log 2>&1 \
 	    || { tail -n 30 configure.log; exit 1; }
 
-$(BUILD)/ngx_bar_hls_module.so: $(NGX_BUILD)/objs/Makefile $(MODULE_SRCS)
+# which nginx the module in build/ was last built for
+$(BUILD)/nginx-src: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(abspath $(NGINX_SRC))' | cmp -s - $@ \
+	    || echo '$(abspath $(NGINX_SRC))' >$@
+
+$(BUILD)/ngx_bar_hls_module.so: $(NGX_BUILD)/objs/Makefile $(MODULE_SRCS) \
+                                $(BUILD)/nginx-src
 	$(MAKE) -C $(NGX_BUILD) -f objs/Makefile modules
 	# a new inode: a running nginx keeps the module it has mapped
 	cp $(NGX_BUILD)/objs/ngx_http_bar_hls_module.so $@.tmp

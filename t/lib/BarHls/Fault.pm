@@ -1,0 +1,353 @@
+package BarHls::Fault;
+
+# Fault injection and measurement helpers for the resilience and
+# Low-Latency HLS tests (t/020-*.t to t/039-*.t), on top of BarHls::Test.
+#
+#     use lib 't/lib';
+#     use BarHls::Test;
+#     use BarHls::Fault;
+#     use Test::Nginx::Socket 'no_plan';
+#
+# - start_bad_server(mode => 'silent'|'http400'|'garbage', env => VAR):
+#   t/tools/bad-server on a free 127.0.0.1 port, stopped (by its PID) in
+#   END; bad_server_accepts() are the times it accepted connections.
+# - status_json(): /live/status decoded; camera_status(NAME).
+# - start_poller(...) / stop_poller(): a child process that GETs URLs
+#   at a fixed interval and records every answer (for reload / kill tests).
+# - parse_ll(): the Low-Latency HLS tags of a playlist.
+# - worker_pids(): the nginx master's children, from /proc.
+# - measure(): a "# measure: ..." TAP diagnostic, also appended to
+#   $ENV{BAR_HLS_MEASURE_LOG} when set.
+#
+# Like BarHls::Test: 127.0.0.1 only, every wait bounded, only processes
+# started here are signalled (by PID), children die with the test process
+# (PR_SET_PDEATHSIG) and leave through POSIX::_exit (no END blocks: they
+# must not stop nginx or the cameras).
+
+use strict;
+use warnings;
+
+use Config ();
+use Exporter 'import';
+use File::Spec ();
+use File::Temp ();
+use HTTP::Tiny ();
+use JSON::PP ();
+use POSIX qw(WNOHANG);
+use Test::More ();
+use Time::HiRes qw(sleep time);
+
+use BarHls::Test ();
+
+our @EXPORT = qw(
+    start_bad_server stop_bad_server bad_server_accepts
+    status_json camera_status wait_status
+    start_poller stop_poller
+    parse_ll worker_pids process_alive measure closed_port
+    log_lines_since count_log
+);
+
+my $Tmp;
+my @Children;       # { pid => N, ... } started here, stopped in END
+my $Pid = $$;
+
+sub tmp_dir {
+    $Tmp //= File::Temp::tempdir('bar-hls-fault-XXXXXX', TMPDIR => 1,
+                                 CLEANUP => !$ENV{BAR_HLS_TEST_KEEP});
+    return $Tmp;
+}
+
+# forks; the child gets SIGTERM should we die without END
+sub spawn {
+    my ($code) = @_;
+    my $pid = fork;
+    die "BarHls::Fault: fork: $!\n" unless defined $pid;
+    if ($pid == 0) {
+        my $prctl = $Config::Config{archname} =~ /^x86_64-linux/ ? 157
+                  : $Config::Config{archname} =~ /^aarch64-linux/ ? 167 : undef;
+        syscall($prctl, 1, 15) if defined $prctl;
+        $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP);
+        $code->();
+        POSIX::_exit(0);
+    }
+    return $pid;
+}
+
+sub reap {
+    my ($pid, $secs) = @_;
+    return 1 if BarHls::Test::wait_until($secs, 0.05, sub { waitpid($pid, WNOHANG) == $pid });
+    kill 'KILL', $pid;
+    waitpid $pid, 0;
+    return 0;
+}
+
+# ---------------------------------------------------------- bad servers
+
+# A TCP port on 127.0.0.1 nobody listens on (connection refused).
+sub closed_port { BarHls::Test::free_port() }
+
+sub start_bad_server {
+    my (%o) = @_;
+    my $port = $o{port} // BarHls::Test::free_port();
+    my $dir = File::Spec->catdir(tmp_dir(), "bad-$o{mode}-$port");
+    mkdir $dir;
+    my %s = (port => $port, mode => $o{mode}, pidfile => "$dir/pid",
+             log => "$dir/accepts.log");
+    my @cmd = (BarHls::Test::repo_root() . '/t/tools/bad-server',
+               '--port', $port, '--mode', $o{mode},
+               '--pidfile', $s{pidfile}, '--log', $s{log});
+    $s{pid} = spawn(sub {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', "$dir/stderr.log";
+        open STDERR, '>&', \*STDOUT;
+        { exec @cmd };
+        print STDERR "exec @cmd: $!\n";
+        POSIX::_exit(127);
+    });
+    push @Children, \%s;
+    my $up = BarHls::Test::wait_until(5, 0.05, sub {
+        return -1 if waitpid($s{pid}, WNOHANG) == $s{pid};
+        return -s $s{pidfile} ? 1 : 0;
+    });
+    die "BarHls::Fault: bad-server ($o{mode}) on port $port did not start\n"
+        unless $up && $up > 0;
+    $ENV{$o{env}} = $port if $o{env};
+    return \%s;
+}
+
+sub stop_bad_server {
+    my ($s) = @_;
+    my $pid = delete $s->{pid} or return;
+    kill 'TERM', $pid;
+    reap($pid, 5);
+    @Children = grep { $_ != $s } @Children;
+}
+
+# the times (epoch seconds) the server accepted a connection
+sub bad_server_accepts {
+    my ($s) = @_;
+    open my $fh, '<', $s->{log} or return ();
+    return map { /^accept (\S+)/ ? $1 : () } <$fh>;
+}
+
+# --------------------------------------------------------------- status
+
+sub status_json {
+    my (%o) = @_;
+    my $res = BarHls::Test::http_get($o{path} // '/live/status', port => $o{port});
+    return unless $res->{status} == 200;
+    return eval { JSON::PP::decode_json($res->{content}) };
+}
+
+sub camera_status {
+    my ($name, %o) = @_;
+    my $st = status_json(%o) or return;
+    return $st->{cameras}{$name};
+}
+
+# Polls /live/status until $cond->(camera status) is true; returns that
+# status or undef after $secs.
+sub wait_status {
+    my ($name, $secs, $cond, %o) = @_;
+    return BarHls::Test::wait_until($secs, 0.1, sub {
+        my $c = camera_status($name, %o) or return;
+        return $cond->($c) ? $c : undef;
+    });
+}
+
+# ---------------------------------------------------------------- poller
+
+# start_poller(paths => [...], interval => 0.2, secs => 60, port => N)
+# GETs every path once per interval (a new connection each time, 5 s
+# timeout) until stop_poller() or secs.  Returns a handle.
+sub start_poller {
+    my (%o) = @_;
+    my $file = File::Spec->catfile(tmp_dir(), "poll-" . scalar(@Children) . "-$$.log");
+    my $interval = $o{interval} // 0.2;
+    my $secs = $o{secs} // 60;
+    my @paths = @{ $o{paths} };
+    my $port = $o{port};
+    my $pid = spawn(sub {
+        open my $out, '>', $file or POSIX::_exit(1);
+        $out->autoflush(1);
+        my $stop = 0;
+        $SIG{TERM} = sub { $stop = 1 };
+        my $http = HTTP::Tiny->new(timeout => 5, keep_alive => 0, proxy => undef,
+                                   http_proxy => undef, agent => 'bar-hls-poller/1');
+        my $end = time + $secs;
+        my $next = time;
+        for (my $i = 0; $i < 100_000 && !$stop && time < $end; $i++) {
+            for my $path (@paths) {
+                my $t0 = time;
+                my $res = $http->get(BarHls::Test::nginx_url($path, $port));
+                my $body = $res->{content} // '';
+                my ($seq) = $body =~ /^#EXT-X-MEDIA-SEQUENCE:(\d+)$/m;
+                my @msn = $body =~ /^seg-(\d+)\.m4s$/mg;
+                my $why = $res->{status} == 599 ? $body : '';
+                $why =~ s/\s+/ /g;
+                printf $out "%.3f %.3f %s %d %s %s %s\n", $t0, time - $t0, $path,
+                       $res->{status}, $seq // '-', @msn ? $msn[-1] : '-',
+                       substr($why, 0, 200);
+            }
+            $next += $interval;
+            my $d = $next - time;
+            sleep $d if $d > 0;
+            $next = time if $d < -$interval;
+        }
+        close $out;
+    });
+    my $p = { pid => $pid, file => $file, poller => 1 };
+    push @Children, $p;
+    return $p;
+}
+
+# Stops the poller; returns its records:
+# [{ t, took, path, status, seq, last, why }]
+sub stop_poller {
+    my ($p) = @_;
+    if (my $pid = delete $p->{pid}) {
+        kill 'TERM', $pid;
+        reap($pid, 10);
+        @Children = grep { $_ != $p } @Children;
+    }
+    open my $fh, '<', $p->{file} or return [];
+    my @r;
+    while (<$fh>) {
+        chomp;
+        my ($t, $took, $path, $status, $seq, $last, $why) = split / /, $_, 7;
+        push @r, { t => $t, took => $took, path => $path, status => $status,
+                   seq => $seq eq '-' ? undef : $seq,
+                   last => $last eq '-' ? undef : $last, why => $why };
+    }
+    return \@r;
+}
+
+# ------------------------------------------------------------ LL-HLS
+
+# {
+#   version, target, sequence, skipped, part_target, server_control =>
+#   {attr => value}, hint => {type, uri, msn, part},
+#   segments => [{ msn, duration, discontinuity, map, parts => [...] }]
+#     (complete ones; uri seg-<msn>.m4s),
+#   open => { msn, parts => [...] } or undef (parts after the last EXTINF),
+#   parts: { msn, n, uri, duration, independent }
+# }
+sub parse_ll {
+    my ($text) = @_;
+    return unless defined $text && $text =~ /\A#EXTM3U\n/;
+    my %pl = (segments => [], server_control => {});
+    my @parts;
+    my %next;
+    for my $line (split /\n/, $text) {
+        if ($line =~ /^#EXT-X-VERSION:(\d+)$/) { $pl{version} = $1 }
+        elsif ($line =~ /^#EXT-X-TARGETDURATION:(\d+)$/) { $pl{target} = $1 }
+        elsif ($line =~ /^#EXT-X-MEDIA-SEQUENCE:(\d+)$/) { $pl{sequence} = $1 }
+        elsif ($line =~ /^#EXT-X-DISCONTINUITY-SEQUENCE:(\d+)$/) { $pl{disc_sequence} = $1 }
+        elsif ($line =~ /^#EXT-X-SKIP:SKIPPED-SEGMENTS=(\d+)$/) { $pl{skipped} = $1 }
+        elsif ($line =~ /^#EXT-X-PART-INF:PART-TARGET=([\d.]+)$/) { $pl{part_target} = $1 }
+        elsif ($line =~ /^#EXT-X-SERVER-CONTROL:(.*)$/) {
+            $pl{server_control_text} = $1;
+            $pl{server_control} = { map { split /=/, $_, 2 } split /,/, $1 };
+        }
+        elsif ($line eq '#EXT-X-DISCONTINUITY') { $next{discontinuity} = 1 }
+        elsif ($line =~ /^#EXT-X-MAP:URI="([^"]+)"$/) { $pl{map} = $1 }
+        elsif ($line =~ /^#EXT-X-PART:(.*)$/) {
+            my %a = map { split /=/, $_, 2 } split /,/, $1;
+            (my $uri = $a{URI} // '') =~ s/"//g;
+            my ($msn, $n) = $uri =~ /^part-(\d+)\.(\d+)\.(?:m4s|ts)$/;
+            push @parts, { uri => $uri, msn => $msn, n => $n,
+                           duration => $a{DURATION},
+                           independent => ($a{INDEPENDENT} // '') eq 'YES',
+                           attrs => \%a };
+            $pl{nparts_lines}++;
+        }
+        elsif ($line =~ /^#EXT-X-PRELOAD-HINT:(.*)$/) {
+            my %a = map { split /=/, $_, 2 } split /,/, $1;
+            (my $uri = $a{URI} // '') =~ s/"//g;
+            my ($msn, $n) = $uri =~ /^part-(\d+)\.(\d+)\.(?:m4s|ts)$/;
+            $pl{hint} = { type => $a{TYPE}, uri => $uri, msn => $msn, part => $n };
+            $pl{nhints}++;
+        }
+        elsif ($line =~ /^#EXTINF:([\d.]+),$/) { $next{duration} = $1 }
+        elsif ($line =~ /^seg-(\d+)\.(?:m4s|ts)$/) {
+            push @{ $pl{segments} }, { %next, msn => $1, uri => $line,
+                                       map => $pl{map}, parts => [@parts] };
+            %next = ();
+            @parts = ();
+        }
+    }
+    $pl{open} = @parts || $next{discontinuity}
+              ? { msn => @parts ? $parts[0]{msn} : undef, parts => [@parts],
+                  discontinuity => $next{discontinuity}, map => $pl{map} }
+              : undef;
+    return \%pl;
+}
+
+# ---------------------------------------------------------- processes
+
+# The nginx master's child processes (its workers, also the old ones
+# still shutting down after a reload), from /proc.
+sub worker_pids {
+    my $master = BarHls::Test::nginx_master_pid() or return ();
+    my @pids;
+    opendir my $dh, '/proc' or return ();
+    for my $pid (grep { /^\d+$/ } readdir $dh) {
+        open my $fh, '<', "/proc/$pid/stat" or next;
+        my $stat = <$fh> // '';
+        # pid (comm) state ppid ...
+        my ($ppid) = $stat =~ /\)\s+\S+\s+(\d+)/ or next;
+        push @pids, $pid if $ppid == $master;
+    }
+    return sort { $a <=> $b } @pids;
+}
+
+# not gone and not a zombie
+sub process_alive {
+    my ($pid) = @_;
+    open my $fh, '<', "/proc/$pid/stat" or return 0;
+    my $stat = <$fh> // '';
+    my ($state) = $stat =~ /\)\s+(\S+)/;
+    return defined $state && $state ne 'Z' && $state ne 'X';
+}
+
+# ------------------------------------------------------------- logs
+
+# error.log lines after line $mark
+sub log_lines_since {
+    my ($mark) = @_;
+    my @l = BarHls::Test::error_log_lines();
+    splice @l, 0, $mark if $mark;
+    return @l;
+}
+
+sub count_log {
+    my ($re, $mark) = @_;
+    return scalar grep { $_ =~ $re } log_lines_since($mark);
+}
+
+# ------------------------------------------------------------ reports
+
+sub measure {
+    my ($fmt, @args) = @_;
+    my $text = sprintf $fmt, @args;
+    Test::More::diag("measure: $text");
+    if (my $file = $ENV{BAR_HLS_MEASURE_LOG}) {
+        if (open my $fh, '>>', $file) {
+            print $fh "$0: $text\n";
+            close $fh;
+        }
+    }
+}
+
+END {
+    return unless $$ == $Pid;
+    my $status = $?;
+    for my $c (reverse @Children) {
+        my $pid = delete $c->{pid} or next;
+        kill 'TERM', $pid;
+        reap($pid, 5);
+    }
+    $? = $status;
+}
+
+1;
