@@ -6,6 +6,7 @@
 #   make test       installs what it needs, runs unit and end-to-end tests
 #   make unit       unit tests of the nginx-free media core only
 #   make fuzz       fuzzes the request parsers (libFuzzer) FUZZ_SECONDS long
+#   make fuzz-segmenter   fuzzes the segmenter with garbage packets
 
 NGINX_SRC ?= /usr/share/nginx/src
 BUILD     := build
@@ -25,7 +26,7 @@ SANITIZE  := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 60
 WARN      := -Wall -Wextra -Wpointer-arith -Wno-unused-parameter -Werror
 
-.PHONY: all module demo test unit fuzz clean setup FORCE
+.PHONY: all module demo test unit fuzz fuzz-segmenter clean setup FORCE
 
 all: module
 
@@ -66,11 +67,18 @@ $(BUILD)/test_core: tests/unit/test_core.c $(CORE_SRCS) \
 	    -Ingx_bar_hls_module/core $(AV_CFLAGS) \
 	    -o $@ tests/unit/test_core.c $(CORE_SRCS) $(AV_LIBS) -lpthread
 
-$(BUILD)/fuzz_replay: fuzz/fuzz_uri.c $(URI_SRCS) \
-                      ngx_bar_hls_module/core/bh_media.h
+$(BUILD)/replay_uri: fuzz/replay.c fuzz/fuzz_uri.c $(URI_SRCS) \
+                    ngx_bar_hls_module/core/bh_media.h
 	mkdir -p $(BUILD)
-	$(CC) -g -O1 -std=gnu99 $(WARN) $(SANITIZE) -DBH_FUZZ_REPLAY \
-	    -Ingx_bar_hls_module/core -o $@ fuzz/fuzz_uri.c $(URI_SRCS)
+	$(CC) -g -O1 -std=gnu99 $(WARN) $(SANITIZE) -Ingx_bar_hls_module/core \
+	    -o $@ fuzz/replay.c fuzz/fuzz_uri.c $(URI_SRCS)
+
+$(BUILD)/replay_segmenter: fuzz/replay.c fuzz/fuzz_segmenter.c $(CORE_SRCS) \
+                          ngx_bar_hls_module/core/bh_media.h
+	mkdir -p $(BUILD)
+	$(CC) -g -O1 -std=gnu99 $(WARN) $(SANITIZE) -Ingx_bar_hls_module/core \
+	    $(AV_CFLAGS) -o $@ fuzz/replay.c fuzz/fuzz_segmenter.c \
+	    $(CORE_SRCS) $(AV_LIBS) -lpthread
 
 $(BUILD)/fuzz_uri: fuzz/fuzz_uri.c $(URI_SRCS) \
                    ngx_bar_hls_module/core/bh_media.h
@@ -82,6 +90,19 @@ fuzz: $(BUILD)/fuzz_uri
 	mkdir -p $(BUILD)/fuzz-corpus
 	$(BUILD)/fuzz_uri -max_total_time=$(FUZZ_SECONDS) -max_len=256 \
 	    -print_final_stats=1 $(BUILD)/fuzz-corpus fuzz/corpus
+
+$(BUILD)/fuzz_segmenter: fuzz/fuzz_segmenter.c $(CORE_SRCS) \
+                         ngx_bar_hls_module/core/bh_media.h
+	mkdir -p $(BUILD)
+	clang -g -O1 $(WARN) -fsanitize=fuzzer,address,undefined \
+	    -Ingx_bar_hls_module/core $(AV_CFLAGS) -o $@ \
+	    fuzz/fuzz_segmenter.c $(CORE_SRCS) $(AV_LIBS) -lpthread
+
+fuzz-segmenter: $(BUILD)/fuzz_segmenter
+	mkdir -p $(BUILD)/fuzz-segmenter-corpus
+	$(BUILD)/fuzz_segmenter -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=4096 -timeout=10 -print_final_stats=1 \
+	    $(BUILD)/fuzz-segmenter-corpus fuzz/segmenter-corpus
 
 $(BUILD)/fixture.mkv:
 	mkdir -p $(BUILD)
@@ -96,7 +117,8 @@ setup:
 unit: setup $(BUILD)/test_core $(BUILD)/fixture.mkv
 	prove -v --exec '' $(BUILD)/test_core :: $(BUILD)/fixture.mkv
 
-test: setup module $(BUILD)/test_core $(BUILD)/fixture.mkv $(BUILD)/fuzz_replay
+test: setup module $(BUILD)/test_core $(BUILD)/fixture.mkv \
+      $(BUILD)/replay_uri $(BUILD)/replay_segmenter
 	scripts/run-tests
 
 demo: setup module

@@ -4,7 +4,7 @@
  * the part of the module that reads untrusted bytes from every request.
  *
  *     make fuzz FUZZ_SECONDS=600      libFuzzer, clang, ASan + UBSan
- *     build/fuzz_replay FILE...         replays a corpus (make test does)
+ *     build/replay_uri FILE...         replays a corpus (make test does)
  *
  * The input is split at the first '?' into a path and a query, as nginx
  * splits r->uri and r->args.  Beyond not crashing, it checks what the
@@ -14,7 +14,6 @@
 
 
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,46 +73,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     return 0;
 }
-
-
-#ifdef BH_FUZZ_REPLAY
-
-/* without libFuzzer: run every file given on the command line once */
-
-int
-main(int argc, char **argv)
-{
-    int       i;
-    long      n;
-    FILE     *f;
-    uint8_t  *data;
-
-    for (i = 1; i < argc; i++) {
-        f = fopen(argv[i], "rb");
-        if (f == NULL) {
-            perror(argv[i]);
-            return 1;
-        }
-
-        fseek(f, 0, SEEK_END);
-        n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-
-        data = malloc(n ? n : 1);
-        if (data == NULL || fread(data, 1, n, f) != (size_t) n) {
-            fprintf(stderr, "%s: read failed\n", argv[i]);
-            return 1;
-        }
-
-        fclose(f);
-
-        LLVMFuzzerTestOneInput(data, n);
-        free(data);
-    }
-
-    printf("replayed %d inputs\n", argc - 1);
-
-    return 0;
-}
-
-#endif

@@ -71,6 +71,7 @@ struct bh_segmenter_s {
     unsigned                part_open:1;
     unsigned                part_independent:1;
     unsigned                part_segment_start:1;
+    unsigned                part_carried:1;   /* open, nothing in it yet */
 
     int64_t                 part_start;     /* usec, output timeline */
     int64_t                 part_wallclock;
@@ -627,7 +628,7 @@ bh_write_video_timed(bh_segmenter_t *sg, AVPacket *pkt, int64_t wallclock,
         sg->segment_start = now;
     }
 
-    if (sg->part_segment_start && !sg->part_open
+    if (sg->part_segment_start && (!sg->part_open || sg->part_carried)
         && sg->conf.format == BH_FORMAT_MPEGTS)
     {
         /* every segment must start with the PAT and PMT */
@@ -639,6 +640,10 @@ bh_write_video_timed(bh_segmenter_t *sg, AVPacket *pkt, int64_t wallclock,
         sg->part_start = now;
         sg->part_wallclock = wallclock;
         sg->part_independent = key;
+
+    } else if (sg->part_carried) {
+        sg->part_carried = 0;
+        sg->part_independent = key;     /* its first sample is this one */
     }
 
     av_packet_unref(p);
@@ -794,6 +799,17 @@ bh_emit_part(bh_segmenter_t *sg, int64_t end)
         return BH_NOMEM;
     }
 
+    /*
+     * The muxer wrote nothing (the camera sent samples it dropped, such
+     * as garbage without a start code): the part stays open, so that the
+     * next one covers its time and the timeline stays contiguous.
+     */
+
+    if (sg->out_len == 0) {
+        sg->part_carried = 1;
+        return BH_OK;
+    }
+
     memset(&chunk, 0, sizeof(bh_chunk_t));
     chunk.type = BH_CHUNK_PART;
     chunk.start = sg->part_start;
@@ -803,11 +819,8 @@ bh_emit_part(bh_segmenter_t *sg, int64_t end)
     chunk.independent = sg->part_independent;
 
     sg->part_open = 0;
+    sg->part_carried = 0;
     sg->part_segment_start = 0;
-
-    if (sg->out_len == 0) {
-        return BH_OK;
-    }
 
     st = bh_take_output(sg, &chunk);
     if (st != BH_OK) {

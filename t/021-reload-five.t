@@ -1,0 +1,168 @@
+# Five `nginx -s reload`s in a row (master process, two workers) while a
+# client polls both cameras' playlists every 200 ms: not one request
+# fails, the media sequence never goes back, and no camera ever sees two
+# RTSP sessions at once (the kernel's count of its connections, sampled
+# every 10 ms).  Measures each handover and the longest overlap seen.
+use strict;
+use warnings;
+
+use lib 't/lib';
+use BarHls::Test;
+use BarHls::Fault;
+use Time::HiRes qw(sleep time);
+use Test::Nginx::Socket 'no_plan';
+
+master_on();
+workers(2);
+log_level('info');
+no_shuffle();
+add_block_preprocessor(\&default_log_checks);
+add_response_body_check(\&check_body);
+
+our $Ale = start_camera(env => 'TEST_NGINX_CAM1_PORT', audio => 'aac', gop => 25);
+our $Bob = start_camera(env => 'TEST_NGINX_CAM2_PORT', gop => 25);
+
+our ($Poll, %MaxConn, @Handover, %Seq0);
+
+my @Paths = ('/live/ale/index.m3u8', '/live/bob/index.m3u8');
+
+sub streaming_lines {
+    return scalar grep { /bar_hls: camera "(ale|bob)": streaming / } error_log_lines();
+}
+
+sub five_reloads {
+    for my $path (@Paths) {
+        my $pl = parse_playlist(BarHls::Test::wait_for_playlist($path, 2, 15));
+        $Seq0{$path} = $pl && $pl->{sequence};
+    }
+    $Poll = start_poller(paths => \@Paths, interval => 0.2, secs => 120);
+    sleep 1;
+    my %max = map { $_ => 0 } $Ale->{port}, $Bob->{port};
+    for my $i (1 .. 5) {
+        my $before = streaming_lines();
+        my $master = nginx_master_pid();
+        my @old = worker_pids();
+        my $t0 = time;
+        Test::More::ok($master && kill('HUP', $master), "reload $i: SIGHUP sent to the master");
+        # both cameras streamed by the new workers (and one second more)
+        my ($t_done, $n);
+        my $m = max_established([$Ale->{port}, $Bob->{port}], 20, sub {
+            $n = streaming_lines() - $before;
+            $t_done //= time if $n >= 2;
+            return $n >= 2;
+        });
+        $max{$_} = $m->{$_} > $max{$_} ? $m->{$_} : $max{$_} for keys %$m;
+        Test::More::ok($n >= 2, "reload $i: both cameras stream again")
+            or Test::More::diag("streaming lines since the reload: $n");
+        # the old workers are gone
+        my $gone = BarHls::Test::wait_until(15, 0.1, sub { !grep { process_alive($_) } @old });
+        Test::More::ok($gone, "reload $i: the old workers exited");
+        push @Handover, [$i, defined $t_done ? $t_done - $t0 : undef, $m->{$Ale->{port}}, $m->{$Bob->{port}}];
+        measure('reload %d: both cameras streaming again %s s after SIGHUP; most connections at once: ale %d, bob %d',
+                $i, defined $t_done ? sprintf('%.2f', $t_done - $t0) : 'never',
+                $m->{$Ale->{port}}, $m->{$Bob->{port}});
+        sleep 0.5;
+    }
+    %MaxConn = %max;
+    # let the poller see the new workers' media for a while
+    my $last = 0;
+    BarHls::Test::wait_for_playlist($Paths[1], 2, 10, sub {
+        my @m = playlist_msns($_[0]);
+        $last ||= $m[-1];
+        return $m[-1] >= $last + 2;
+    });
+}
+
+sub check_polls {
+    my ($block) = @_;
+    my $name = $block->name;
+    my $records = stop_poller($Poll);
+    ok(@$records >= 2 * 5 * 5, "$name - the poller made " . scalar(@$records) . ' requests');
+    my @failed = grep { $_->{status} != 200 } @$records;
+    is(scalar @failed, 0, "$name - none failed")
+        or diag(join "\n", map { "$_->{t} $_->{path}: $_->{status} $_->{why}" } @failed[0 .. ($#failed > 9 ? 9 : $#failed)]);
+    for my $path (@Paths) {
+        my @r = grep { $_->{path} eq $path && $_->{status} == 200 } @$records;
+        my (@back, $seq, $last, $stall, $t_last);
+        ($seq, $last, $stall) = (0, 0, 0);
+        for my $r (@r) {
+            push @back, "$r->{t}: sequence $seq -> $r->{seq}" if $r->{seq} < $seq;
+            push @back, "$r->{t}: last segment $last -> $r->{last}" if $r->{last} < $last;
+            if ($r->{last} > $last) {
+                $stall = $r->{t} - $t_last if defined $t_last && $r->{t} - $t_last > $stall;
+                $t_last = $r->{t};
+            }
+            $seq = $r->{seq};
+            $last = $r->{last};
+        }
+        ok(!@back, "$name - $path: the media sequence never went back") or diag(join "\n", @back);
+        ok($seq > ($Seq0{$path} // 0), "$name - $path: the sequence went on ($Seq0{$path} -> $seq)");
+        measure('%s: longest time without a new segment during the reloads: %.2f s (segment=1s)',
+                $path, $stall);
+        ok($stall < 20, "$name - $path: never more than 20 s without a new segment");
+        my @slow = sort { $b <=> $a } map { $_->{took} } @r;
+        measure('%s: %d polls, slowest answer %.3f s', $path, scalar @r, $slow[0] // 0);
+    }
+}
+
+sub check_sessions {
+    my ($block) = @_;
+    my $name = $block->name;
+    my %pullers;
+    for (error_log_lines()) {
+        push @{ $pullers{$2} }, $1 if /\[info\] (\d+)#\d+: bar_hls: camera "(\w+)": pulling /;
+    }
+    for ([ale => $Ale], [bob => $Bob]) {
+        my ($cam, $fc) = @$_;
+        my $s = camera_stats($fc);
+        my $txt = join ' ', map "$_=" . ($s->{$_} // '?'), qw(current max total);
+        measure('%s: most RTSP connections at once over 5 reloads: %d (kernel, 10 ms samples); camera stats %s',
+                $cam, $MaxConn{$fc->{port}}, $txt);
+        is($MaxConn{$fc->{port}}, 1, "$name - $cam: never two RTSP connections at once (camera: $txt)");
+        is($s->{current}, 1, "$name - $cam: one RTSP session now");
+        is($s->{total}, 6, "$name - $cam: one session before and one after each reload ($txt)");
+        my @pids = @{ $pullers{$cam} || [] };
+        my %uniq = map { $_ => 1 } @pids;
+        is(scalar @pids, 6, "$name - $cam: pulled 6 times");
+        is(scalar keys %uniq, 6, "$name - $cam: by 6 different workers");
+    }
+}
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: two cameras streaming
+--- main_config
+load_module $TEST_NGINX_BAR_HLS_MODULE;
+--- http_config
+bar_hls_zone 64m;
+bar_hls_camera ale rtsp://127.0.0.1:$TEST_NGINX_CAM1_PORT/stream1 segment=1s;
+bar_hls_camera bob rtsp://127.0.0.1:$TEST_NGINX_CAM2_PORT/stream1 segment=1s;
+--- config
+location /live/ {
+    bar_hls;
+}
+location = /live/status {
+    bar_hls_status;
+}
+--- init
+BarHls::Test::wait_playlist_ok('/live/ale/index.m3u8', 2, 15);
+BarHls::Test::wait_playlist_ok('/live/bob/index.m3u8', 2, 15);
+--- request
+GET /live/ale/index.m3u8
+--- bar_playlist: min=2 target=1
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: five reloads under a polling client: no failure, no going back
+--- init
+main::five_reloads();
+--- request
+GET /live/bob/index.m3u8
+--- bar_playlist: min=2 target=1
+--- bar_check: polls sessions
+--- no_error_log eval
+[qr/\[error\] .*bar_hls: camera "\w+": (end of stream|network error|timed out|protocol error|authentication failed|unsupported)/]
