@@ -70,6 +70,8 @@ static void ngx_http_bar_hls_wait_cleanup(void *data);
 static void ngx_http_bar_hls_poll(ngx_event_t *ev);
 static ngx_int_t ngx_http_bar_hls_send(ngx_http_request_t *r,
     ngx_http_bar_hls_reply_t *reply);
+static ngx_int_t ngx_http_bar_hls_cache_control(ngx_http_request_t *r,
+    u_char *value, size_t len);
 static ngx_int_t ngx_http_bar_hls_cors(ngx_http_request_t *r);
 static ngx_int_t ngx_http_bar_hls_allowed_origin(ngx_http_request_t *r,
     ngx_str_t **origin);
@@ -151,6 +153,16 @@ ngx_http_bar_hls_handler(ngx_http_request_t *r)
     }
 
     ngx_memzero(&q, sizeof(bh_query_t));
+
+    /*
+     * Media names say everything: a query string would only make a cache
+     * keyed on it fetch the same bytes again.
+     */
+
+    if (u.type != BH_URI_PLAYLIST && r->args.len) {
+        return ngx_http_bar_hls_error(r, NGX_HTTP_BAD_REQUEST,
+                                      "no query arguments on media");
+    }
 
     if (u.type == BH_URI_PLAYLIST
         && bh_query_parse((char *) r->args.data, r->args.len, &q) != BH_OK)
@@ -681,11 +693,10 @@ ngx_http_bar_hls_poll(ngx_event_t *ev)
 static ngx_int_t
 ngx_http_bar_hls_send(ngx_http_request_t *r, ngx_http_bar_hls_reply_t *reply)
 {
-    u_char                       *p;
+    u_char                       *p, *cc;
     ngx_buf_t                    *b;
     ngx_table_elt_t              *etag;
     ngx_http_bar_hls_loc_conf_t  *blcf;
-    u_char                        cc[64];
 
     blcf = ngx_http_get_module_loc_conf(r, ngx_http_bar_hls_module);
     b = reply->buf;
@@ -700,12 +711,22 @@ ngx_http_bar_hls_send(ngx_http_request_t *r, ngx_http_bar_hls_reply_t *reply)
     r->headers_out.last_modified_time = reply->modified;
     r->allow_ranges = 1;
 
-    /* never private, no-cache or max-age=0: caches in front must cache */
+    /*
+     * Never private, no-cache or max-age=0: caches in front must cache.
+     * In the request pool: headers may be written after this returns
+     * (a 416 from the range filter is).
+     */
+
+    cc = ngx_pnalloc(r->pool, sizeof("public, max-age=, immutable") - 1
+                              + NGX_TIME_T_LEN);
+    if (cc == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     p = ngx_sprintf(cc, "public, max-age=%T%s", reply->max_age,
                     reply->immutable ? ", immutable" : "");
 
-    if (ngx_http_bar_hls_header(r, "Cache-Control", cc, p - cc) != NGX_OK) {
+    if (ngx_http_bar_hls_cache_control(r, cc, p - cc) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -737,6 +758,54 @@ ngx_http_bar_hls_send(ngx_http_request_t *r, ngx_http_bar_hls_reply_t *reply)
     b->memory = 1;
 
     return ngx_http_bar_hls_output(r, b);
+}
+
+
+/*
+ * Sets the response's Cache-Control, known to nginx as such: "expires"
+ * then replaces it instead of adding a second one.
+ */
+
+static ngx_int_t
+ngx_http_bar_hls_cache_control(ngx_http_request_t *r, u_char *value,
+    size_t len)
+{
+    ngx_table_elt_t   *h;
+#if (nginx_version < 1023000)
+    ngx_table_elt_t  **ccp;
+#endif
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Cache-Control");
+    h->value.data = value;
+    h->value.len = len;
+
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+    r->headers_out.cache_control = h;
+#else
+    if (r->headers_out.cache_control.elts == NULL
+        && ngx_array_init(&r->headers_out.cache_control, r->pool, 1,
+                          sizeof(ngx_table_elt_t *))
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ccp = ngx_array_push(&r->headers_out.cache_control);
+    if (ccp == NULL) {
+        return NGX_ERROR;
+    }
+
+    *ccp = h;
+#endif
+
+    return NGX_OK;
 }
 
 

@@ -271,7 +271,13 @@ ngx_http_bar_hls_allow_origin(ngx_conf_t *cf, ngx_command_t *cmd,
             return NGX_CONF_ERROR;
         }
 
-        if (value[i].data[value[i].len - 1] == '/') {
+        /* scheme://host[:port], nothing after it */
+
+        if (value[i].len > 1
+            && ngx_strlchr(value[i].data + (value[i].data[4] == 's' ? 8 : 7),
+                           value[i].data + value[i].len, '/')
+               != NULL)
+        {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "bar_hls: invalid origin \"%V\": an origin "
                                "has no path, not even \"/\"", &value[i]);

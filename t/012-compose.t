@@ -212,6 +212,7 @@ location /allow/ {
     bar_hls;
 }
 location /lim/ {
+    # no burst (burst=0 is the default; nginx refuses it written out)
     limit_req zone=barlim;
     limit_req_status 429;
     bar_hls;

@@ -240,14 +240,18 @@ sub check_playlist_freshness {
     my $t0 = time;
     for (my $i = 0; $i < 400 && time - $t0 < $secs; $i++) {
         for my $path (sort keys %paths) {
+            # served between the request's start and its end: the span a
+            # version was served for is at least (last start - first end),
+            # however slow the answers are
+            my $start = time;
             my $res = edge($path);
-            my $t = time;
+            my $end = time;
             next unless $res->{status} == 200;
             $polls{$path}++;
             my $pl = parse_playlist($res->{body}) or next;
             my $key = $pl->{sequence} . ' ' . md5_hex($res->{body});
-            $first{$path}{$key} //= $t;
-            $last{$path}{$key} = $t;
+            $first{$path}{$key} //= $end;
+            $last{$path}{$key} = $start;
             push @{ $seq{$path} }, $pl->{sequence};
         }
         sleep 0.1;
