@@ -1,3 +1,4 @@
+# Not an nginx test (no Test::Nginx blocks): run-tests proves it beside t/*.t.
 # conf/docker-compose.yml is a valid Compose file: `docker compose config`
 # accepts it with the two variables it needs set (dummy values), refuses
 # it without them, and it publishes no host port.  Skipped when this
@@ -13,7 +14,7 @@ use Test::More;
 my $Root = do {
     require Cwd;
     require File::Basename;
-    Cwd::abs_path(File::Basename::dirname(__FILE__) . '/..');
+    Cwd::abs_path(File::Basename::dirname(__FILE__) . '/../..');
 };
 my $File = "$Root/conf/docker-compose.yml";
 
