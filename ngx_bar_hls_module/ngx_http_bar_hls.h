@@ -18,6 +18,7 @@
 #define NGX_HTTP_BAR_HLS_MAX_CAMERAS    256
 #define NGX_HTTP_BAR_HLS_MAX_WINDOW     64
 #define NGX_HTTP_BAR_HLS_MAX_PARTS      512     /* per segment */
+#define NGX_HTTP_BAR_HLS_MAX_INITS      4       /* listed at once */
 #define NGX_HTTP_BAR_HLS_ERR_LEN        256
 
 
@@ -54,6 +55,14 @@ typedef struct {
 
 
 typedef struct {
+    u_char                     *data;           /* NULL: free entry */
+    size_t                      size;
+    uint32_t                    id;             /* crc32 of data */
+    time_t                      time;
+} ngx_http_bar_hls_init_t;
+
+
+typedef struct {
     u_char                      name[65];
     size_t                      name_len;
 
@@ -71,7 +80,7 @@ typedef struct {
     ngx_uint_t                  width;
     ngx_uint_t                  height;
     time_t                      since;          /* state entered */
-    ngx_uint_t                  zone_full;
+    time_t                      full;           /* media last dropped */
 
     /* configuration of the media below */
     bh_format_t                 format;
@@ -79,14 +88,9 @@ typedef struct {
     int64_t                     target;         /* usec */
     int64_t                     part_target;    /* usec, 0: no LL-HLS */
 
-    /* media */
-    u_char                     *init;
-    size_t                      init_size;
-    uint32_t                    init_id;        /* crc32 of init */
-    u_char                     *prev_init;      /* still listed */
-    size_t                      prev_init_size;
-    uint32_t                    prev_init_id;
-    time_t                      init_time;
+    /* media: the current init segment and those still referred to */
+    ngx_http_bar_hls_init_t     inits[NGX_HTTP_BAR_HLS_MAX_INITS];
+    uint32_t                    init_id;        /* the current one */
 
     ngx_uint_t                  nsegs;          /* ring capacity */
     ngx_uint_t                  nparts;
@@ -97,9 +101,12 @@ typedef struct {
     uint64_t                    next_msn;       /* the open segment */
     uint64_t                    next_part;
     uint64_t                    discontinuities;
+    size_t                      bytes;          /* of the parts kept */
     unsigned                    open:1;         /* next_msn has parts */
     unsigned                    discontinuity:1;/* mark the next segment */
     unsigned                    has_init:1;     /* MPEG-TS: stream known */
+    unsigned                    resync:1;       /* drop until a keyframe */
+    unsigned                    retired:1;      /* camera unconfigured */
 
     ngx_http_bar_hls_text_t     playlist;
     ngx_http_bar_hls_text_t     delta;          /* _HLS_skip=YES */
@@ -154,6 +161,9 @@ typedef struct {
 } ngx_http_bar_hls_loc_conf_t;
 
 
+#define NGX_HTTP_BAR_HLS_FULL_QUIET      30      /* sec, zone full episode */
+
+
 extern ngx_module_t  ngx_http_bar_hls_module;
 
 
@@ -172,6 +182,8 @@ ngx_int_t ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_log_t *log);
 void ngx_http_bar_hls_set_state(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_http_bar_hls_camera_t *cam, uint64_t epoch, bh_event_t *ev);
+ngx_http_bar_hls_init_t *ngx_http_bar_hls_find_init(
+    ngx_http_bar_hls_slot_t *slot, uint32_t id);
 void ngx_http_bar_hls_collect(ngx_http_bar_hls_main_conf_t *bmcf);
 ngx_http_bar_hls_camera_t *ngx_http_bar_hls_find(
     ngx_http_bar_hls_main_conf_t *bmcf, u_char *name, size_t len);

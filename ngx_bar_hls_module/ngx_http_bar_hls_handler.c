@@ -331,6 +331,7 @@ ngx_http_bar_hls_copy(ngx_http_request_t *r, ngx_http_bar_hls_slot_t *slot,
 {
     u_char                       *src, *p;
     size_t                        size;
+    ngx_http_bar_hls_init_t      *init;
     ngx_http_bar_hls_text_t      *text;
     ngx_http_bar_hls_loc_conf_t  *blcf;
 
@@ -377,24 +378,19 @@ ngx_http_bar_hls_copy(ngx_http_request_t *r, ngx_http_bar_hls_slot_t *slot,
             return NGX_HTTP_NOT_FOUND;
         }
 
-        if (u->current || u->init_id == slot->init_id) {
-            src = slot->init;
-            size = slot->init_size;
-            reply->etag[0] = slot->init_id;
-
-        } else if (slot->prev_init != NULL && u->init_id == slot->prev_init_id)
-        {
-            src = slot->prev_init;
-            size = slot->prev_init_size;
-            reply->etag[0] = slot->prev_init_id;
-
-        } else {
+        init = ngx_http_bar_hls_find_init(slot, u->current ? slot->init_id
+                                                           : u->init_id);
+        if (init == NULL) {
             return NGX_HTTP_NOT_FOUND;
         }
 
+        src = init->data;
+        size = init->size;
+
         reply->type = ngx_http_bar_hls_mp4_type;
         reply->etag_kind = 'i';
-        reply->modified = slot->init_time;
+        reply->etag[0] = init->id;
+        reply->modified = init->time;
 
         /* init.mp4 changes with the stream; init-<id>.mp4 never does */
 

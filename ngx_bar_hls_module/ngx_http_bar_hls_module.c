@@ -455,7 +455,7 @@ ngx_http_bar_hls_camera(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    len = cam->url.len + 8;
+    len = cam->url.len * 3 + 8;
 
     p = ngx_pnalloc(cf->pool, len);
     if (p == NULL) {

@@ -143,7 +143,8 @@ ngx_http_bar_hls_status_camera(u_char *p, ngx_http_bar_hls_camera_t *cam,
                     slot->width, slot->height,
                     slot->format == BH_FORMAT_FMP4 ? "fmp4" : "mpegts",
                     cam->segment, cam->part,
-                    slot->zone_full ? "true" : "false");
+                    ngx_time() - slot->full < NGX_HTTP_BAR_HLS_FULL_QUIET
+                    ? "true" : "false");
 
     len = ngx_min(cam->safe_url.len, 512);
     p = (u_char *) ngx_escape_json(p, cam->safe_url.data, len);

@@ -25,14 +25,19 @@ static void ngx_http_bar_hls_slot_free_media(ngx_slab_pool_t *shpool,
     ngx_http_bar_hls_slot_t *slot);
 static ngx_int_t ngx_http_bar_hls_owned(ngx_http_bar_hls_slot_t *slot,
     uint64_t epoch);
-static ngx_int_t ngx_http_bar_hls_publish_init(ngx_slab_pool_t *shpool,
-    ngx_http_bar_hls_slot_t *slot, bh_chunk_t *chunk);
-static ngx_int_t ngx_http_bar_hls_publish_part(ngx_slab_pool_t *shpool,
-    ngx_http_bar_hls_slot_t *slot, bh_chunk_t *chunk);
-static void *ngx_http_bar_hls_alloc_evicting(ngx_slab_pool_t *shpool,
+static ngx_int_t ngx_http_bar_hls_publish_init(
+    ngx_http_bar_hls_main_conf_t *bmcf, ngx_http_bar_hls_slot_t *slot,
+    bh_chunk_t *chunk);
+static ngx_int_t ngx_http_bar_hls_publish_part(
+    ngx_http_bar_hls_main_conf_t *bmcf, ngx_http_bar_hls_slot_t *slot,
+    bh_chunk_t *chunk);
+static void ngx_http_bar_hls_close_segment(ngx_http_bar_hls_slot_t *slot);
+static void *ngx_http_bar_hls_alloc(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_http_bar_hls_slot_t *slot, size_t size);
 static ngx_int_t ngx_http_bar_hls_evict(ngx_slab_pool_t *shpool,
     ngx_http_bar_hls_slot_t *slot);
+static void ngx_http_bar_hls_free_inits(ngx_slab_pool_t *shpool,
+    ngx_http_bar_hls_slot_t *slot, ngx_uint_t all);
 static ngx_int_t ngx_http_bar_hls_render(ngx_slab_pool_t *shpool,
     ngx_http_bar_hls_slot_t *slot);
 static void ngx_http_bar_hls_parts(ngx_http_bar_hls_slot_t *slot,
@@ -193,6 +198,7 @@ ngx_http_bar_hls_slot_media(ngx_slab_pool_t *shpool,
     slot->part_target = (int64_t) cam->part * 1000;
     slot->window = cam->window;
     slot->format = cam->format;
+    slot->retired = 0;
 
     ngx_http_bar_hls_slot_free_media(shpool, slot);
 
@@ -360,6 +366,14 @@ ngx_http_bar_hls_release(ngx_http_bar_hls_main_conf_t *bmcf,
     if (ngx_http_bar_hls_owned(cam->slot, epoch) == NGX_OK) {
         cam->slot->owner = 0;
         cam->slot->discontinuity = 1;
+
+        /* the next owner starts a new segment: list this one now */
+
+        if (cam->slot->open) {
+            ngx_http_bar_hls_close_segment(cam->slot);
+            cam->slot->version++;
+            (void) ngx_http_bar_hls_render(bmcf->shpool, cam->slot);
+        }
     }
 
     ngx_shmtx_unlock(&bmcf->shpool->mutex);
@@ -388,6 +402,20 @@ ngx_http_bar_hls_set_state(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_shmtx_lock(&bmcf->shpool->mutex);
 
     if (ngx_http_bar_hls_owned(slot, epoch) == NGX_OK) {
+
+        /*
+         * The session ended: its last segment is as complete as it will
+         * ever be, list it now rather than when the camera is back.
+         */
+
+        if ((ev->state == BH_STATE_BACKOFF || ev->state == BH_STATE_ERROR)
+            && slot->open && slot->segs != NULL)
+        {
+            ngx_http_bar_hls_close_segment(slot);
+            slot->discontinuity = 1;
+            slot->version++;
+            (void) ngx_http_bar_hls_render(bmcf->shpool, slot);
+        }
 
         if (ev->state == BH_STATE_CONNECTING
             && slot->state != BH_STATE_CONNECTING)
@@ -434,41 +462,47 @@ ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
     slot->bytes_in += chunk->bytes_in;
 
     if (chunk->type == BH_CHUNK_INIT) {
-        rc = ngx_http_bar_hls_publish_init(shpool, slot, chunk);
+        rc = ngx_http_bar_hls_publish_init(bmcf, slot, chunk);
 
     } else {
-        rc = ngx_http_bar_hls_publish_part(shpool, slot, chunk);
+        rc = ngx_http_bar_hls_publish_part(bmcf, slot, chunk);
     }
 
     slot->version++;
 
-    if (rc == NGX_OK) {
-        slot->zone_full = 0;
+    /* one log line per episode of a full zone, not one per part */
 
-    } else if (!slot->zone_full) {
-        slot->zone_full = 1;
+    if (rc == NGX_OK || ngx_time() - slot->full < NGX_HTTP_BAR_HLS_FULL_QUIET)
+    {
+        if (rc != NGX_OK) {
+            slot->full = ngx_time();
+        }
 
         ngx_shmtx_unlock(&shpool->mutex);
-
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "bar_hls: camera \"%V\": the zone is full, %uz bytes "
-                      "of media dropped; make bar_hls_zone larger",
-                      &cam->name, chunk->size);
-        return NGX_ERROR;
+        return rc;
     }
+
+    slot->full = ngx_time();
 
     ngx_shmtx_unlock(&shpool->mutex);
 
-    return rc;
+    ngx_log_error(NGX_LOG_ERR, log, 0,
+                  "bar_hls: camera \"%V\": the zone is full, media "
+                  "dropped until the next keyframe; make bar_hls_zone "
+                  "larger", &cam->name);
+
+    return NGX_ERROR;
 }
 
 
 static ngx_int_t
-ngx_http_bar_hls_publish_init(ngx_slab_pool_t *shpool,
+ngx_http_bar_hls_publish_init(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_http_bar_hls_slot_t *slot, bh_chunk_t *chunk)
 {
-    u_char    *p;
-    uint32_t   id;
+    u_char                   *p;
+    uint32_t                  id;
+    ngx_uint_t                i;
+    ngx_http_bar_hls_init_t  *init, *oldest;
 
     /* a new RTSP session: its timestamps start over */
 
@@ -489,47 +523,89 @@ ngx_http_bar_hls_publish_init(ngx_slab_pool_t *shpool,
 
     id = ngx_crc32_long(chunk->data, chunk->size);
 
-    if (slot->init != NULL && slot->init_id == id) {
+    if (ngx_http_bar_hls_find_init(slot, id) != NULL) {
+        slot->init_id = id;
         return NGX_OK;
     }
 
-    p = ngx_http_bar_hls_alloc_evicting(shpool, slot, chunk->size);
+    p = ngx_http_bar_hls_alloc(bmcf, slot, chunk->size);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
     ngx_memcpy(p, chunk->data, chunk->size);
 
-    /* segments still listed refer to the previous one: keep it */
+    /* a free entry, or the oldest: its segments are the oldest too */
 
-    if (slot->prev_init != NULL) {
-        ngx_slab_free_locked(shpool, slot->prev_init);
+    init = NULL;
+    oldest = &slot->inits[0];
+
+    for (i = 0; i < NGX_HTTP_BAR_HLS_MAX_INITS; i++) {
+        if (slot->inits[i].data == NULL) {
+            init = &slot->inits[i];
+            break;
+        }
+
+        if (slot->inits[i].time < oldest->time) {
+            oldest = &slot->inits[i];
+        }
     }
 
-    slot->prev_init = slot->init;
-    slot->prev_init_size = slot->init_size;
-    slot->prev_init_id = slot->init_id;
+    if (init == NULL) {
+        init = oldest;
+        ngx_slab_free_locked(bmcf->shpool, init->data);
+    }
 
-    slot->init = p;
-    slot->init_size = chunk->size;
+    init->data = p;
+    init->size = chunk->size;
+    init->id = id;
+    init->time = ngx_time();
+
     slot->init_id = id;
-    slot->init_time = ngx_time();
 
     return NGX_OK;
 }
 
 
+ngx_http_bar_hls_init_t *
+ngx_http_bar_hls_find_init(ngx_http_bar_hls_slot_t *slot, uint32_t id)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_BAR_HLS_MAX_INITS; i++) {
+        if (slot->inits[i].data != NULL && slot->inits[i].id == id) {
+            return &slot->inits[i];
+        }
+    }
+
+    return NULL;
+}
+
+
 static ngx_int_t
-ngx_http_bar_hls_publish_part(ngx_slab_pool_t *shpool,
+ngx_http_bar_hls_publish_part(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_http_bar_hls_slot_t *slot, bh_chunk_t *chunk)
 {
     u_char                      *p;
     ngx_int_t                    closed;
+    ngx_slab_pool_t             *shpool;
     ngx_http_bar_hls_part_t     *part;
     ngx_http_bar_hls_segment_t  *seg;
 
+    shpool = bmcf->shpool;
+
     if (!slot->has_init || slot->segs == NULL) {
         return NGX_ERROR;
+    }
+
+    /* after media was dropped, a new segment starts at a keyframe */
+
+    if (slot->resync) {
+        if (!chunk->segment_start) {
+            return NGX_ERROR;
+        }
+
+        slot->resync = 0;
     }
 
     closed = 0;
@@ -539,8 +615,7 @@ ngx_http_bar_hls_publish_part(ngx_slab_pool_t *shpool,
             || slot->segs[slot->next_msn % slot->nsegs].nparts
                >= NGX_HTTP_BAR_HLS_MAX_PARTS))
     {
-        slot->next_msn++;
-        slot->open = 0;
+        ngx_http_bar_hls_close_segment(slot);
         closed = 1;
     }
 
@@ -577,15 +652,31 @@ ngx_http_bar_hls_publish_part(ngx_slab_pool_t *shpool,
         (void) ngx_http_bar_hls_evict(shpool, slot);
     }
 
-    if (slot->next_part - seg->first_part >= slot->nparts) {
-        return NGX_ERROR;
+    p = NULL;
+
+    if (slot->next_part - seg->first_part < slot->nparts) {
+        p = ngx_http_bar_hls_alloc(bmcf, slot, chunk->size);
     }
 
-    p = ngx_http_bar_hls_alloc_evicting(shpool, slot, chunk->size);
     if (p == NULL) {
-        if (closed) {
-            (void) ngx_http_bar_hls_render(shpool, slot);
+
+        /*
+         * No room: the segment ends with what it has, and the next one
+         * starts at a keyframe after a discontinuity, so that no segment
+         * has a hole in it.
+         */
+
+        if (seg->nparts > 0) {
+            ngx_http_bar_hls_close_segment(slot);
+
+        } else {
+            slot->open = 0;
         }
+
+        slot->discontinuity = 1;
+        slot->resync = 1;
+
+        (void) ngx_http_bar_hls_render(shpool, slot);
 
         return NGX_ERROR;
     }
@@ -599,6 +690,7 @@ ngx_http_bar_hls_publish_part(ngx_slab_pool_t *shpool,
     part->independent = chunk->independent;
 
     slot->next_part++;
+    slot->bytes += chunk->size;
 
     seg->nparts++;
     seg->size += chunk->size;
@@ -612,27 +704,61 @@ ngx_http_bar_hls_publish_part(ngx_slab_pool_t *shpool,
 }
 
 
-/* frees the camera's oldest segments until the allocation succeeds */
+/* the open segment is complete: the playlist may list it */
+
+static void
+ngx_http_bar_hls_close_segment(ngx_http_bar_hls_slot_t *slot)
+{
+    slot->next_msn++;
+    slot->open = 0;
+}
+
+
+/*
+ * Allocates media, evicting the oldest segment of the camera that holds
+ * the most (this one included) until it fits, but never a camera's last
+ * complete segment.
+ */
 
 static void *
-ngx_http_bar_hls_alloc_evicting(ngx_slab_pool_t *shpool,
+ngx_http_bar_hls_alloc(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_http_bar_hls_slot_t *slot, size_t size)
 {
-    void  *p;
+    void                     *p;
+    ngx_uint_t                i;
+    ngx_http_bar_hls_slot_t  *s, *victim;
 
     for ( ;; ) {
-        p = ngx_slab_alloc_locked(shpool, size);
+        p = ngx_slab_alloc_locked(bmcf->shpool, size);
 
         if (p != NULL) {
             return p;
         }
 
-        /* keep the newest complete segment: the playlist lists it */
+        victim = NULL;
 
-        if (slot->first_msn + 1 >= slot->next_msn
-            || ngx_http_bar_hls_evict(shpool, slot) != NGX_OK)
+        for (i = 0; i < bmcf->sh->nslots; i++) {
+            s = bmcf->sh->slots[i];
+
+            if (s->segs != NULL && s->first_msn + 1 < s->next_msn
+                && (victim == NULL || s->bytes > victim->bytes
+                    || (s == slot && s->bytes == victim->bytes)))
+            {
+                victim = s;
+            }
+        }
+
+        if (victim == NULL
+            || ngx_http_bar_hls_evict(bmcf->shpool, victim) != NGX_OK)
         {
             return NULL;
+        }
+
+        /* another camera's playlist must not list what is gone */
+
+        if (victim != slot) {
+            victim->version++;
+            (void) ngx_http_bar_hls_render(bmcf->shpool, victim);
         }
     }
 }
@@ -658,6 +784,7 @@ ngx_http_bar_hls_evict(ngx_slab_pool_t *shpool, ngx_http_bar_hls_slot_t *slot)
 
         if (part->data != NULL) {
             ngx_slab_free_locked(shpool, part->data);
+            slot->bytes -= part->size;
             part->data = NULL;
         }
     }
@@ -669,7 +796,42 @@ ngx_http_bar_hls_evict(ngx_slab_pool_t *shpool, ngx_http_bar_hls_slot_t *slot)
 
     slot->first_msn++;
 
+    ngx_http_bar_hls_free_inits(shpool, slot, 0);
+
     return NGX_OK;
+}
+
+
+/* frees the init segments no kept segment refers to (or all of them) */
+
+static void
+ngx_http_bar_hls_free_inits(ngx_slab_pool_t *shpool,
+    ngx_http_bar_hls_slot_t *slot, ngx_uint_t all)
+{
+    uint64_t                  msn, last;
+    ngx_uint_t                i;
+    ngx_http_bar_hls_init_t  *init;
+
+    last = slot->next_msn + (slot->open ? 1 : 0);
+
+    for (i = 0; i < NGX_HTTP_BAR_HLS_MAX_INITS; i++) {
+        init = &slot->inits[i];
+
+        if (init->data == NULL || (!all && init->id == slot->init_id)) {
+            continue;
+        }
+
+        for (msn = slot->first_msn; !all && msn < last; msn++) {
+            if (slot->segs[msn % slot->nsegs].init_id == init->id) {
+                break;
+            }
+        }
+
+        if (all || msn == last) {
+            ngx_slab_free_locked(shpool, init->data);
+            init->data = NULL;
+        }
+    }
 }
 
 
@@ -868,7 +1030,7 @@ ngx_http_bar_hls_collect(ngx_http_bar_hls_main_conf_t *bmcf)
             }
         }
 
-        if (j < bmcf->cameras.nelts || !slot->has_init) {
+        if (j < bmcf->cameras.nelts || slot->retired) {
             continue;
         }
 
@@ -890,18 +1052,10 @@ ngx_http_bar_hls_collect(ngx_http_bar_hls_main_conf_t *bmcf)
         slot->epoch++;
         slot->version++;
         slot->has_init = 0;
+        slot->retired = 1;
 
         ngx_http_bar_hls_slot_free_media(shpool, slot);
-
-        if (slot->init != NULL) {
-            ngx_slab_free_locked(shpool, slot->init);
-            slot->init = NULL;
-        }
-
-        if (slot->prev_init != NULL) {
-            ngx_slab_free_locked(shpool, slot->prev_init);
-            slot->prev_init = NULL;
-        }
+        ngx_http_bar_hls_free_inits(shpool, slot, 1);
     }
 
     ngx_shmtx_unlock(&shpool->mutex);

@@ -4,8 +4,10 @@
 # sequence never goes back, the new session starts after
 # EXT-X-DISCONTINUITY, EXT-X-DISCONTINUITY-SEQUENCE counts the
 # discontinuities that slid out, and a new resolution gets a new init
-# segment name while the old one is still served.  Measures the time from
-# the camera's return to the first new part and segment.
+# segment name while the old one is still served (also when two new
+# resolutions follow each other: three init segments listed at once).
+# Measures the time from the camera's return to nginx's reconnection and
+# to the first new part and segment.
 use strict;
 use warnings;
 
@@ -21,10 +23,12 @@ add_block_preprocessor(\&default_log_checks);
 add_response_body_check(\&check_body);
 
 our $Cam = start_camera(env => 'TEST_NGINX_CAM_PORT', gop => 25);
+our $Multi = start_camera(env => 'TEST_NGINX_MULTI_PORT', gop => 25);
 
 our @Seen;          # every playlist the watcher got: [time, status, text]
 our %Before;        # the playlist before an outage
 our %Took;          # measurements
+our $OnPoll;        # called on every poll of watch()
 
 my $Path = '/live/flaky/index.m3u8';
 
@@ -35,6 +39,7 @@ sub watch {
     my $t0 = time;
     my $end = $t0 + $secs;
     for (my $i = 0; $i < 5000 && time < $end; $i++) {
+        $main::OnPoll->() if $main::OnPoll;
         my $res = http_get($Path);
         push @Seen, [time, $res->{status}, $res->{content} // ''];
         if ($res->{status} == 200) {
@@ -82,8 +87,11 @@ sub outage {
             $now->{open} ? "keeps seg-$last open (parts, a preload hint, no EXTINF)"
                          : "lists seg-$last as complete");
 
-    $main::Cam = start_camera(port => $main::Cam->{port}, gop => 25, %opts);
+    $main::Cam = restart_camera($main::Cam, %opts);
     my $t_back = time;
+    # when nginx connects to the camera again (its next retry)
+    my $t_conn;
+    local $OnPoll = sub { $t_conn //= time - $t_back if (camera_stats($main::Cam)->{total} // 0) > 0 };
     my ($t_part) = watch(40, sub {
         grep { defined $_->{msn} && $_->{msn} > $last }
              map { @{ $_->{parts} } } @{ $_[0]{segments} }, $_[0]{open} || ();
@@ -93,10 +101,9 @@ sub outage {
     $t_seg += $t_part if defined $t_seg && defined $t_part;
     Test::More::ok(defined $t_part, "$what: a new part after the camera came back");
     Test::More::ok(defined $t_seg, "$what: a new segment after the camera came back");
-    my @retry = map { /retrying in (\d+)ms/ ? $1 : () }
-                grep { /camera "flaky"/ } log_lines_since($mark);
-    measure('%s: camera away %.1fs; back -> first new part %s s, first new segment %s s',
-            $what, $t_back - $t_gone,
+    measure('%s: camera away %.1fs; back -> nginx reconnects %s s (its next retry), first new part %s s, '
+            . 'first new segment %s s', $what, $t_back - $t_gone,
+            defined $t_conn ? sprintf('%.2f', $t_conn) : 'never',
             defined $t_part ? sprintf('%.2f', $t_part) : 'never',
             defined $t_seg ? sprintf('%.2f', $t_seg) : 'never');
     $Took{$what} = [$t_part, $t_seg];
@@ -214,6 +221,45 @@ sub check_new_size {
        "$name - the old segments are still 640x360 with the old init");
 }
 
+# the camera comes back twice in a row with another resolution, quickly:
+# three init segments listed at once, each must still be served
+our @Sizes;
+
+sub three_sizes {
+    my $path = '/live/multi/index.m3u8';
+    BarHls::Test::wait_for_playlist($path, 2, 20);
+    for my $size ('320x180', '480x272') {
+        my $pl = parse_playlist(http_get($path)->{content});
+        my %maps = map { $_->{map} => 1 } @{ $pl->{segments} };
+        stop_camera($main::Multi);
+        $main::Multi = restart_camera($main::Multi, size => $size);
+        # a complete segment with a new init segment
+        my $ok = BarHls::Test::wait_for_playlist($path, 1, 20, sub {
+            grep { !$maps{ $_->{map} } && defined $_->{msn} } @{ parse_playlist($_[0])->{segments} } });
+        Test::More::ok($ok, "multi: streams $size");
+    }
+}
+
+sub check_three_inits {
+    my ($block, $body) = @_;
+    my $name = $block->name;
+    my $pl = parse_playlist($body);
+    my %seg;
+    push @{ $seg{ $_->{map} } }, $_ for @{ $pl->{segments} };
+    my @maps = sort { $seg{$a}[0]{msn} <=> $seg{$b}[0]{msn} } keys %seg;
+    is(scalar @maps, 3, "$name - three init segments listed (@maps)") or diag($body);
+    my @want = ('640x360', '320x180', '480x272');
+    for my $i (0 .. $#maps) {
+        my $map = $maps[$i];
+        my $res = http_get("/live/multi/$map");
+        is($res->{status}, 200, "$name - $map (listed, $want[$i]): 200");
+        my $r = probe_segment('/live/multi', $map, $seg{$map}[-1]{uri});
+        my ($v) = grep { $_->{codec_type} eq 'video' } @{ $r->{streams} };
+        is(($v->{width} // 0) . 'x' . ($v->{height} // 0), $want[$i],
+           "$name - $seg{$map}[-1]{uri} decodes as $want[$i] with $map");
+    }
+}
+
 run_tests();
 
 __DATA__
@@ -224,6 +270,7 @@ load_module $TEST_NGINX_BAR_HLS_MODULE;
 --- http_config
 bar_hls_zone 64m;
 bar_hls_camera flaky rtsp://127.0.0.1:$TEST_NGINX_CAM_PORT/stream1 segment=1s window=3;
+bar_hls_camera multi rtsp://127.0.0.1:$TEST_NGINX_MULTI_PORT/stream1 segment=1s window=12;
 --- config
 location /live/ {
     bar_hls;
@@ -284,3 +331,13 @@ main::watch(20, sub { $_[0]{sequence} > $last + 1 });
 --- request
 GET /live/status
 --- bar_check: history
+
+
+
+=== TEST 6: two new resolutions in a row: every listed init segment is served
+--- init
+main::three_sizes();
+--- request
+GET /live/multi/index.m3u8
+--- bar_playlist: min=3 target=1
+--- bar_check: three_inits

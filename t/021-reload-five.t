@@ -3,12 +3,15 @@
 # fails, the media sequence never goes back, and no camera ever sees two
 # RTSP sessions at once (the kernel's count of its connections, sampled
 # every 10 ms).  Measures each handover and the longest overlap seen.
+# Then one more reload while blocking LL-HLS requests wait in the old
+# workers: they are answered.
 use strict;
 use warnings;
 
 use lib 't/lib';
 use BarHls::Test;
 use BarHls::Fault;
+use POSIX ();
 use Time::HiRes qw(sleep time);
 use Test::Nginx::Socket 'no_plan';
 
@@ -22,7 +25,7 @@ add_response_body_check(\&check_body);
 our $Ale = start_camera(env => 'TEST_NGINX_CAM1_PORT', audio => 'aac', gop => 25);
 our $Bob = start_camera(env => 'TEST_NGINX_CAM2_PORT', gop => 25);
 
-our ($Poll, %MaxConn, @Handover, %Seq0);
+our ($Poll, %MaxConn, %Seq0);
 
 my @Paths = ('/live/ale/index.m3u8', '/live/bob/index.m3u8');
 
@@ -37,7 +40,7 @@ sub five_reloads {
     }
     $Poll = start_poller(paths => \@Paths, interval => 0.2, secs => 120);
     sleep 1;
-    my %max = map { $_ => 0 } $Ale->{port}, $Bob->{port};
+    my %max = map { $_ => { camera => 0, client => 0 } } $Ale->{port}, $Bob->{port};
     for my $i (1 .. 5) {
         my $before = streaming_lines();
         my $master = nginx_master_pid();
@@ -46,21 +49,25 @@ sub five_reloads {
         Test::More::ok($master && kill('HUP', $master), "reload $i: SIGHUP sent to the master");
         # both cameras streamed by the new workers (and one second more)
         my ($t_done, $n);
-        my $m = max_established([$Ale->{port}, $Bob->{port}], 20, sub {
+        my $m = max_sessions([$Ale->{port}, $Bob->{port}], 20, sub {
             $n = streaming_lines() - $before;
             $t_done //= time if $n >= 2;
             return $n >= 2;
         });
-        $max{$_} = $m->{$_} > $max{$_} ? $m->{$_} : $max{$_} for keys %$m;
+        for my $port (keys %$m) {
+            for my $side (qw(camera client)) {
+                $max{$port}{$side} = $m->{$port}{$side} if $m->{$port}{$side} > $max{$port}{$side};
+            }
+        }
         Test::More::ok($n >= 2, "reload $i: both cameras stream again")
             or Test::More::diag("streaming lines since the reload: $n");
         # the old workers are gone
         my $gone = BarHls::Test::wait_until(15, 0.1, sub { !grep { process_alive($_) } @old });
         Test::More::ok($gone, "reload $i: the old workers exited");
-        push @Handover, [$i, defined $t_done ? $t_done - $t0 : undef, $m->{$Ale->{port}}, $m->{$Bob->{port}}];
-        measure('reload %d: both cameras streaming again %s s after SIGHUP; most connections at once: ale %d, bob %d',
+        measure('reload %d: both cameras streaming again %s s after SIGHUP; most connections at once '
+                . '(camera side/nginx side): ale %d/%d, bob %d/%d',
                 $i, defined $t_done ? sprintf('%.2f', $t_done - $t0) : 'never',
-                $m->{$Ale->{port}}, $m->{$Bob->{port}});
+                map { ($m->{$_->{port}}{camera}, $m->{$_->{port}}{client}) } $Ale, $Bob);
         sleep 0.5;
     }
     %MaxConn = %max;
@@ -116,15 +123,71 @@ sub check_sessions {
         my ($cam, $fc) = @$_;
         my $s = camera_stats($fc);
         my $txt = join ' ', map "$_=" . ($s->{$_} // '?'), qw(current max total);
-        measure('%s: most RTSP connections at once over 5 reloads: %d (kernel, 10 ms samples); camera stats %s',
-                $cam, $MaxConn{$fc->{port}}, $txt);
-        is($MaxConn{$fc->{port}}, 1, "$name - $cam: never two RTSP connections at once (camera: $txt)");
+        measure('%s: most RTSP connections at once over 5 reloads (kernel, 10 ms samples): camera side %d, '
+                . 'nginx side %d; camera stats %s', $cam, $MaxConn{$fc->{port}}{camera},
+                $MaxConn{$fc->{port}}{client}, $txt);
+        is($MaxConn{$fc->{port}}{camera}, 1, "$name - $cam: never two RTSP connections at once, camera side (camera: $txt)");
+        is($MaxConn{$fc->{port}}{client}, 1, "$name - $cam: never two RTSP connections at once, nginx side");
         is($s->{current}, 1, "$name - $cam: one RTSP session now");
         is($s->{total}, 6, "$name - $cam: one session before and one after each reload ($txt)");
+        # handovers as the camera saw them: next connect - previous close
+        my (%open, %close, @gaps);
+        for (split /\n/, BarHls::Test::slurp($fc->{log}) // '') {
+            my ($h, $m, $sec, $id, $what) = /^(\d\d):(\d\d):(\d\d\.\d+) fake-camera: client (\d+) (connected|closed)/
+                or next;
+            ($what eq 'connected' ? \%open : \%close)->{$id} = $h * 3600 + $m * 60 + $sec;
+        }
+        my @ids = sort { $a <=> $b } keys %open;
+        splice @ids, 0, $fc->{probes} // 0;
+        push @gaps, map { $open{ $ids[$_] } - ($close{ $ids[$_ - 1] } // 0) } 1 .. $#ids;
+        measure('%s: handovers seen by the camera (next session opened - previous closed): %s s',
+                $cam, join(' ', map { sprintf '%+.3f', $_ } @gaps));
         my @pids = @{ $pullers{$cam} || [] };
         my %uniq = map { $_ => 1 } @pids;
         is(scalar @pids, 6, "$name - $cam: pulled 6 times");
         is(scalar keys %uniq, 6, "$name - $cam: by 6 different workers");
+    }
+}
+
+# blocking requests waiting in the old workers while nginx reloads: they
+# are answered (the old workers wait for them), and the camera still
+# never sees two sessions although the old workers live on
+our ($Pending, $MaxPending);
+
+sub reload_with_waiters {
+    my $pl = parse_ll(http_get('/live/ale/index.m3u8')->{content});
+    my $m = $pl->{hint}{msn} + 1;
+    my @reqs = ((map { "/live/ale/index.m3u8?_HLS_msn=$m&_HLS_part=0&w=$_" } 1 .. 4),
+                (map { "/live/bob/index.m3u8?_HLS_msn=$m&w=$_" } 1 .. 4));
+    # the requests go out, then the reload, then we collect the answers
+    my $pid = open my $fh, '-|';
+    die "fork: $!" unless defined $pid;
+    if (!$pid) {
+        my $res = parallel_get(\@reqs, timeout => 20);
+        print join("\n", map { join ' ', $_->{status}, sprintf('%.3f', $_->{took} // -1),
+                                ($_->{body} =~ /^#EXT-X-MEDIA-SEQUENCE:(\d+)/m ? $1 : '-') } @$res), "\n";
+        POSIX::_exit(0);
+    }
+    sleep 0.3;
+    my $before = streaming_lines();
+    kill 'HUP', nginx_master_pid();
+    $MaxPending = max_sessions([$Ale->{port}, $Bob->{port}], 20, sub { streaming_lines() - $before >= 2 });
+    my @lines = <$fh>;
+    close $fh;
+    $Pending = [map { [split ' '] } @lines];
+}
+
+sub check_waiters {
+    my ($block) = @_;
+    my $name = $block->name;
+    is(scalar @$Pending, 8, "$name - 8 answers");
+    is(scalar(grep { $_->[0] == 200 } @$Pending), 8, "$name - all 200")
+        or diag(join "\n", map { "@$_" } @$Pending);
+    measure('blocking requests pending across a reload: answered after %s s',
+            join(' ', map { $_->[1] } @$Pending));
+    for my $fc ($Ale, $Bob) {
+        is($MaxPending->{$fc->{port}}{$_}, 1, "$name - camera on port $fc->{port}: never two RTSP connections ($_ side)")
+            for qw(camera client);
     }
 }
 
@@ -166,3 +229,13 @@ GET /live/bob/index.m3u8
 --- bar_check: polls sessions
 --- no_error_log eval
 [qr/\[error\] .*bar_hls: camera "\w+": (end of stream|network error|timed out|protocol error|authentication failed|unsupported)/]
+
+
+
+=== TEST 3: a reload while blocking requests wait: they are answered
+--- init
+main::reload_with_waiters();
+--- request
+GET /live/ale/index.m3u8
+--- bar_playlist: min=2 target=1
+--- bar_check: waiters

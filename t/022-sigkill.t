@@ -62,7 +62,7 @@ sub kill_owners {
     }
     my (%t_owner, %t_part, %t_seg);
     my %done;
-    $MaxConn = max_established([$Ale->{port}, $Bob->{port}], 30, sub {
+    $MaxConn = max_sessions([$Ale->{port}, $Bob->{port}], 30, sub {
         for my $cam (@cams) {
             next if $done{$cam};
             my $c = camera_status($cam) or next;
@@ -88,8 +88,10 @@ sub kill_owners {
                 map { defined $_ ? sprintf('%.2f', $_) : 'never' }
                     $t_owner{$cam}, $t_part{$cam}, $t_seg{$cam});
     }
-    measure('%s: most RTSP connections at once: ale %d, bob %d', $label,
-            $MaxConn->{$Ale->{port}}, $MaxConn->{$Bob->{port}});
+    measure('%s: most RTSP connections at once (kernel, nginx side / camera side): ale %d/%d, bob %d/%d; '
+            . 'camera stats max: ale %s, bob %s', $label,
+            (map { ($MaxConn->{$_->{port}}{client}, $MaxConn->{$_->{port}}{camera}) } $Ale, $Bob),
+            camera_stats($Ale)->{max} // '?', camera_stats($Bob)->{max} // '?');
 }
 
 sub check_killed {
@@ -111,16 +113,20 @@ sub check_killed {
         ok($c->{owner_pid} && !$k->{victims}{ $c->{owner_pid} } && process_alive($c->{owner_pid}),
            "$name - $cam: owned by a live worker ($c->{owner_pid})");
         is(scalar(grep { $_ == ($c->{owner_pid} // 0) } @now), 1, "$name - $cam: one of nginx's workers");
-        is($MaxConn->{ $Fc{$cam}{port} }, 1, "$name - $cam: never two RTSP connections at once");
+        # nginx's side: a killed worker's socket is closed as it dies; the
+        # camera's side may lag (the reset is processed later), see measure
+        is($MaxConn->{ $Fc{$cam}{port} }{client}, 1, "$name - $cam: never two RTSP connections at once");
         is(camera_stats($Fc{$cam})->{current}, 1, "$name - $cam: one RTSP session now");
     }
     for my $cam (@{ $k->{cams} }) {
         my $pl = parse_ll(http_get("/live/$cam/index.m3u8")->{content});
-        my ($first) = grep { $_->{msn} > $k->{last}{$cam} } @{ $pl->{segments} };
-        ok($first, "$name - $cam: new segments after seg-$k->{last}{$cam}") or next;
-        is($first->{msn}, $k->{last}{$cam} + 1, "$name - $cam: the sequence went on");
-        ok($first->{discontinuity} || $first->{msn} == $pl->{segments}[0]{msn},
-           "$name - $cam: EXT-X-DISCONTINUITY before seg-$first->{msn}.m4s");
+        # (the killed session may have begun one more segment meanwhile)
+        my @after = grep { $_->{msn} > $k->{last}{$cam} } @{ $pl->{segments} };
+        my @disc = grep { $_->{discontinuity} } @after;
+        is(scalar @disc, 1, "$name - $cam: one EXT-X-DISCONTINUITY after seg-$k->{last}{$cam}")
+            or diag(http_get("/live/$cam/index.m3u8")->{content});
+        my $first = $disc[0] or next;
+        ok($first->{msn} <= $k->{last}{$cam} + 2, "$name - $cam: the sequence went on (seg-$first->{msn})");
         my $r = probe_segment("/live/$cam", $first->{map}, $first->{uri});
         ok($r->{rc} == 0 && $r->{first_key} && ($r->{video} // 0) > 0,
            "$name - $cam: the first new segment decodes") or diag($r->{err});

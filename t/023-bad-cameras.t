@@ -142,6 +142,16 @@ sub check_backoff {
         ok(!@bad && @gap >= 2, "$name - $cam: exponential backoff from 0.5 s, with jitter")
             or diag(join "\n", @bad);
     }
+    # the cameras in state "error" (wrong password, MJPEG): their own log
+    for my $c (['locked', $Locked], ['mjpeg', $Mjpeg]) {
+        my ($cam, $fc) = @$c;
+        my @t = map { /^(\d\d):(\d\d):(\d\d\.\d+) fake-camera: client \d+ connected/ ? $1 * 3600 + $2 * 60 + $3 : () }
+                split /\n/, BarHls::Test::slurp($fc->{log}) // '';
+        splice @t, 0, $fc->{probes} // 0;
+        my @gap = map { $t[$_] - $t[$_ - 1] } 1 .. $#t;
+        measure('%s (state error): %d attempts, %s s apart', $cam, scalar @t,
+                join(' ', map { sprintf '%.2f', $_ } @gap));
+    }
 }
 
 run_tests();

@@ -260,7 +260,11 @@ void bh_log_init(int level);
 
 /* utilities */
 
-/* copies url to buf with any user:password@ replaced by "***@" */
+/*
+ * copies url to buf with any user:password@ replaced by "***@" and the
+ * password replaced by "***" wherever else it appears; buf needs room for
+ * 3 x strlen(url) + 8
+ */
 size_t bh_redact_url(const char *url, char *buf, size_t len);
 
 /*

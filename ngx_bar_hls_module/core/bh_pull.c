@@ -37,6 +37,7 @@ struct bh_pull_s {
     int                 stop;           /* under mutex, or atomic read */
 
     int64_t             deadline;       /* monotonic usec, 0: none */
+    int                 timed_out;      /* the deadline interrupted */
     int64_t             bytes_in;
 
     unsigned            streaming:1;
@@ -64,6 +65,7 @@ static int                  bh_log_level = AV_LOG_WARNING;
 
 
 static int bh_interrupt(void *data);
+static void bh_deadline(bh_pull_t *pull, int64_t usec);
 static int bh_stopped(bh_pull_t *pull);
 static bh_status_t bh_session(bh_pull_t *pull, char *err, size_t errlen,
     int64_t *streamed);
@@ -175,7 +177,23 @@ bh_interrupt(void *data)
 
     deadline = __atomic_load_n(&pull->deadline, __ATOMIC_RELAXED);
 
-    return deadline != 0 && bh_monotonic() > deadline;
+    if (deadline != 0 && bh_monotonic() > deadline) {
+        __atomic_store_n(&pull->timed_out, 1, __ATOMIC_RELAXED);
+        return 1;
+    }
+
+    return 0;
+}
+
+
+/* every blocking libav call from now on must end within usec (0: none) */
+
+static void
+bh_deadline(bh_pull_t *pull, int64_t usec)
+{
+    __atomic_store_n(&pull->timed_out, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&pull->deadline, usec ? bh_monotonic() + usec : 0,
+                     __ATOMIC_RELAXED);
 }
 
 
@@ -232,7 +250,6 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
 {
     int                 rc, v, a, i;
     char                buf[AV_ERROR_MAX_STRING_SIZE], msg[128];
-    int64_t             now;
     AVPacket           *pkt;
     AVStream           *vs, *as;
     bh_status_t         st;
@@ -257,8 +274,7 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
     av_dict_set_int(&opts, "fpsprobesize", 0, 0);
     av_dict_set_int(&opts, "max_delay", BH_USEC / 2, 0);
 
-    __atomic_store_n(&pull->deadline, bh_monotonic() + pull->conf.timeout,
-                     __ATOMIC_RELAXED);
+    bh_deadline(pull, pull->conf.timeout);
 
     rc = avformat_open_input(&ic, pull->url, NULL, &opts);
     av_dict_free(&opts);
@@ -278,9 +294,7 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
     ctx.first_ts = AV_NOPTS_VALUE;
     ctx.caught_up = 0;
 
-    __atomic_store_n(&pull->deadline,
-                     bh_monotonic() + pull->conf.timeout + 2 * BH_USEC,
-                     __ATOMIC_RELAXED);
+    bh_deadline(pull, pull->conf.timeout + 2 * BH_USEC);
 
     rc = avformat_find_stream_info(ic, NULL);
     if (rc < 0) {
@@ -361,9 +375,7 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
     }
 
     for ( ;; ) {
-        now = bh_monotonic();
-        __atomic_store_n(&pull->deadline, now + pull->conf.timeout,
-                         __ATOMIC_RELAXED);
+        bh_deadline(pull, pull->conf.timeout);
 
         rc = av_read_frame(ic, pkt);
 
@@ -403,12 +415,11 @@ done:
     bh_segmenter_destroy(sg);
 
     /* the TEARDOWN must not wait for a camera that is gone */
-    __atomic_store_n(&pull->deadline, bh_monotonic() + BH_USEC / 2,
-                     __ATOMIC_RELAXED);
+    bh_deadline(pull, BH_USEC / 2);
 
     avformat_close_input(&ic);
 
-    __atomic_store_n(&pull->deadline, 0, __ATOMIC_RELAXED);
+    bh_deadline(pull, 0);
 
     return st;
 }
@@ -483,6 +494,12 @@ bh_av_status(bh_pull_t *pull, int rc)
 {
     if (bh_stopped(pull)) {
         return BH_STOPPED;
+    }
+
+    /* whatever libav made of it, our own deadline cut the call short */
+
+    if (__atomic_load_n(&pull->timed_out, __ATOMIC_RELAXED)) {
+        return BH_TIMEDOUT;
     }
 
     switch (rc) {

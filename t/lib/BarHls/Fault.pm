@@ -11,11 +11,16 @@ package BarHls::Fault;
 # - start_bad_server(mode => 'silent'|'http400'|'garbage', env => VAR):
 #   t/tools/bad-server on a free 127.0.0.1 port, stopped (by its PID) in
 #   END; bad_server_accepts() are the times it accepted connections.
+# - restart_camera($cam, %changes): the camera again on its port, without
+#   start_camera()'s probe (which races with nginx reconnecting).
 # - status_json(): /live/status decoded; camera_status(NAME).
 # - start_poller(...) / stop_poller(): a child process that GETs URLs
 #   at a fixed interval and records every answer (for reload / kill tests).
+# - parallel_get(): many GETs at once (blocking requests), timed.
 # - parse_ll(): the Low-Latency HLS tags of a playlist.
 # - worker_pids(): the nginx master's children, from /proc.
+# - max_sessions(): the most RTSP connections seen at once, from the
+#   kernel, on the camera's side and on nginx's side.
 # - measure(): a "# measure: ..." TAP diagnostic, also appended to
 #   $ENV{BAR_HLS_MEASURE_LOG} when set.
 #
@@ -32,6 +37,8 @@ use Exporter 'import';
 use File::Spec ();
 use File::Temp ();
 use HTTP::Tiny ();
+use IO::Select ();
+use IO::Socket::INET ();
 use JSON::PP ();
 use POSIX qw(WNOHANG);
 use Test::More ();
@@ -40,10 +47,11 @@ use Time::HiRes qw(sleep time);
 use BarHls::Test ();
 
 our @EXPORT = qw(
-    start_bad_server stop_bad_server bad_server_accepts
+    start_bad_server stop_bad_server bad_server_accepts restart_camera
     status_json camera_status wait_status
-    start_poller stop_poller
+    start_poller stop_poller parallel_get
     parse_ll worker_pids process_alive measure closed_port
+    client_established max_sessions
     log_lines_since count_log
 );
 
@@ -130,6 +138,51 @@ sub bad_server_accepts {
     return map { /^accept (\S+)/ ? $1 : () } <$fh>;
 }
 
+# ------------------------------------------------------- camera restart
+
+# restart_camera($cam, %changes): a fake camera again on the port of
+# $cam (stopped before with stop_camera), with its options but %changes.
+# Unlike start_camera(), it returns as soon as the camera listens and
+# makes no probe connection: nginx, retrying, may connect at once.  The
+# result works with stop_camera, pause_camera, camera_stats.
+my $Restarts = 0;
+
+sub restart_camera {
+    my ($old, %change) = @_;
+    my %o = (%{ $old->{opts} || {} }, %change);
+    delete @o{qw(env port wait)};
+    my $port = $old->{port};
+    my $dir = File::Spec->catdir(tmp_dir(), 'restart-' . ++$Restarts . "-$port");
+    mkdir $dir;
+    my %cam = (port => $port, dir => $dir, pidfile => "$dir/pid", stats => "$dir/stats",
+               log => "$dir/camera.log", opts => \%o, probes => 0);
+    my @cmd = (BarHls::Test::repo_root() . '/scripts/fake-camera', '--port', $port,
+               '--pidfile', $cam{pidfile}, '--stats', $cam{stats});
+    for my $opt (qw(path audio auth user password codec size fps gop)) {
+        push @cmd, "--$opt", $o{$opt} if defined $o{$opt};
+    }
+    push @cmd, '--sliced' if $o{sliced};
+    $cam{pid} = spawn(sub {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $cam{log};
+        open STDERR, '>&', \*STDOUT;
+        { exec @cmd };
+        print STDERR "exec @cmd: $!\n";
+        POSIX::_exit(127);
+    });
+    push @Children, \%cam;
+    my $up = BarHls::Test::wait_until(10, 0.05, sub {
+        return -1 if waitpid($cam{pid}, WNOHANG) == $cam{pid};
+        return -s $cam{pidfile} ? 1 : 0;
+    });
+    if (!$up || $up < 0) {
+        my $log = BarHls::Test::slurp($cam{log}) // '';
+        BarHls::Test::stop_camera(\%cam);
+        die "BarHls::Fault: fake camera on port $port did not come back:\n$log";
+    }
+    return \%cam;
+}
+
 # --------------------------------------------------------------- status
 
 sub status_json {
@@ -212,14 +265,80 @@ sub stop_poller {
     }
     open my $fh, '<', $p->{file} or return [];
     my @r;
-    while (<$fh>) {
-        chomp;
-        my ($t, $took, $path, $status, $seq, $last, $why) = split / /, $_, 7;
+    while (my $line = <$fh>) {
+        chomp $line;
+        my ($t, $took, $path, $status, $seq, $last, $why) = split / /, $line, 7;
         push @r, { t => $t, took => $took, path => $path, status => $status,
                    seq => $seq eq '-' ? undef : $seq,
                    last => $last eq '-' ? undef : $last, why => $why };
     }
     return \@r;
+}
+
+# ------------------------------------------------------ parallel GETs
+
+# parallel_get([path or [path, port], ...], timeout => 20)
+# Sends every GET at once (one connection each, "Connection: close") and
+# waits for all the answers.  Returns [{ path, status, headers => {lc
+# name => value}, body, took (s, from the send), error }] in order.
+sub parallel_get {
+    my ($reqs, %o) = @_;
+    my $timeout = $o{timeout} // 20;
+    my $sel = IO::Select->new;
+    my (@res, %by);
+    my $t0 = time;
+    for my $i (0 .. $#$reqs) {
+        my ($path, $port) = ref $reqs->[$i] ? @{ $reqs->[$i] } : ($reqs->[$i]);
+        $port //= BarHls::Test::nginx_port();
+        my %r = (path => $path, port => $port, raw => '');
+        push @res, \%r;
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                      Proto => 'tcp', Timeout => 5);
+        if (!$s) {
+            $r{error} = "connect: $!";
+            next;
+        }
+        $s->autoflush(1);
+        print $s "GET $path HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+               . "User-Agent: bar-hls-test/1\r\n\r\n";
+        $r{sent} = time;
+        $sel->add($s);
+        $by{ fileno $s } = [\%r, $s];
+    }
+    my $end = time + $timeout;
+    while ($sel->count && time < $end) {
+        for my $s ($sel->can_read(0.05)) {
+            my ($r) = @{ $by{ fileno $s } };
+            my $n = sysread $s, my $buf, 65536;
+            if ($n) {
+                $r->{raw} .= $buf;
+                next;
+            }
+            $r->{took} = time - $r->{sent};
+            $r->{error} = "read: $!" unless defined $n;
+            $sel->remove($s);
+            close $s;
+        }
+    }
+    for my $s ($sel->handles) {
+        my ($r) = @{ $by{ fileno $s } };
+        $r->{error} = "no answer within ${timeout}s";
+        $sel->remove($s);
+        close $s;
+    }
+    for my $r (@res) {
+        my ($head, $body) = split /\r\n\r\n/, delete $r->{raw}, 2;
+        $head //= '';
+        ($r->{status}) = $head =~ m{\AHTTP/1\.[01] (\d{3})};
+        $r->{status} //= 599;
+        my %h;
+        for (split /\r\n/, $head) {
+            $h{ lc $1 } = $2 if /^([^:]+):\s*(.*)$/;
+        }
+        $r->{headers} = \%h;
+        $r->{body} = $body // '';
+    }
+    return \@res;
 }
 
 # ------------------------------------------------------------ LL-HLS
@@ -299,6 +418,48 @@ sub worker_pids {
         push @pids, $pid if $ppid == $master;
     }
     return sort { $a <=> $b } @pids;
+}
+
+# ESTABLISHED TCP connections to 127.0.0.1:$port from its clients' side
+# (remote port $port): the sessions nginx holds.  Unlike the camera's side
+# (BarHls::Test::tcp_established), it drops the moment the client's socket
+# is closed, also when the client process is killed.
+sub client_established {
+    my ($port) = @_;
+    my $n = 0;
+    for my $file ('/proc/net/tcp', '/proc/net/tcp6') {
+        open my $fh, '<', $file or next;
+        while (my $line = <$fh>) {
+            my (undef, undef, $remote, $state) = split ' ', $line;
+            next unless defined $state && $state eq '01';
+            $n++ if $remote =~ /:([0-9A-F]{4})$/ && hex($1) == $port;
+        }
+    }
+    return $n;
+}
+
+# max_sessions([ports], $secs, $until): like BarHls::Test::max_established
+# (every 10 ms, for $secs or until $until->() then one more second), for
+# both sides: { port => { camera => most ESTABLISHED on the camera's side,
+# client => most on nginx's side } }
+sub max_sessions {
+    my ($ports, $secs, $until) = @_;
+    my %max = map { $_ => { camera => 0, client => 0 } } @$ports;
+    my ($deadline, $stop) = (time + $secs);
+    for (my $i = 0; $i < 100_000 && time < $deadline; $i++) {
+        for my $port (@$ports) {
+            my $s = BarHls::Test::tcp_established($port);
+            my $c = client_established($port);
+            $max{$port}{camera} = $s if $s > $max{$port}{camera};
+            $max{$port}{client} = $c if $c > $max{$port}{client};
+        }
+        if (!$stop && $until && $until->()) {
+            $stop = time + 1;
+            $deadline = $stop if $stop < $deadline;
+        }
+        sleep 0.01;
+    }
+    return \%max;
 }
 
 # not gone and not a zombie
