@@ -445,6 +445,7 @@ ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_http_bar_hls_camera_t *cam, uint64_t epoch, bh_chunk_t *chunk,
     ngx_log_t *log)
 {
+    time_t                    full;
     ngx_int_t                 rc;
     ngx_slab_pool_t          *shpool;
     ngx_http_bar_hls_slot_t  *slot;
@@ -461,6 +462,8 @@ ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
 
     slot->bytes_in += chunk->bytes_in;
 
+    full = slot->full;
+
     if (chunk->type == BH_CHUNK_INIT) {
         rc = ngx_http_bar_hls_publish_init(bmcf, slot, chunk);
 
@@ -470,28 +473,25 @@ ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
 
     slot->version++;
 
-    /* one log line per episode of a full zone, not one per part */
-
-    if (rc == NGX_OK || ngx_time() - slot->full < NGX_HTTP_BAR_HLS_FULL_QUIET)
-    {
-        if (rc != NGX_OK) {
-            slot->full = ngx_time();
-        }
-
-        ngx_shmtx_unlock(&shpool->mutex);
-        return rc;
+    if (rc != NGX_OK) {
+        slot->full = ngx_time();
     }
-
-    slot->full = ngx_time();
 
     ngx_shmtx_unlock(&shpool->mutex);
 
-    ngx_log_error(NGX_LOG_ERR, log, 0,
-                  "bar_hls: camera \"%V\": the zone is full, media "
-                  "dropped until the next keyframe; make bar_hls_zone "
-                  "larger", &cam->name);
+    /* one log line per episode of a full zone, not one per part */
 
-    return NGX_ERROR;
+    if (slot->full != full && slot->full - full >= NGX_HTTP_BAR_HLS_FULL_QUIET)
+    {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "bar_hls: camera \"%V\": the zone is full, %s; make "
+                      "bar_hls_zone larger", &cam->name,
+                      rc == NGX_OK ? "segments are evicted before they "
+                                     "leave the playlist"
+                                   : "media dropped until the next keyframe");
+    }
+
+    return rc;
 }
 
 
@@ -753,6 +753,11 @@ ngx_http_bar_hls_alloc(ngx_http_bar_hls_main_conf_t *bmcf,
         {
             return NULL;
         }
+
+        /* memory, not the window, decided: both cameras are short of it */
+
+        slot->full = ngx_time();
+        victim->full = slot->full;
 
         /* another camera's playlist must not list what is gone */
 

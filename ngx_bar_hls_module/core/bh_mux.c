@@ -96,6 +96,8 @@ static bh_status_t bh_write_audio(bh_segmenter_t *sg, AVPacket *pkt,
     char *err, size_t errlen);
 static bh_status_t bh_mux(bh_segmenter_t *sg, bh_track_t *t, AVPacket *pkt,
     char *err, size_t errlen);
+static int bh_first_nal(const uint8_t *p, int size);
+static bh_status_t bh_prepend(AVPacket *pkt, const uint8_t *data, int size);
 static bh_status_t bh_emit_part(bh_segmenter_t *sg, int64_t end);
 static bh_status_t bh_take_output(bh_segmenter_t *sg, bh_chunk_t *chunk);
 static int64_t bh_usec(int64_t ts, AVRational tb);
@@ -770,12 +772,77 @@ bh_mux(bh_segmenter_t *sg, bh_track_t *t, AVPacket *pkt, char *err,
     pkt->stream_index = t->st->index;
     pkt->pos = -1;
 
+    /*
+     * An MPEG-TS segment is decoded from its first keyframe on, with the
+     * parameter sets in band: make sure they come first, whatever order
+     * the camera sent them in (a PPS before its SPS is seen).
+     */
+
+    if (sg->conf.format == BH_FORMAT_MPEGTS && t == &sg->video
+        && (pkt->flags & AV_PKT_FLAG_KEY)
+        && bh_first_nal(pkt->data, pkt->size) != 7
+        && sg->vpar->extradata_size > 0)
+    {
+        if (bh_prepend(pkt, sg->vpar->extradata, sg->vpar->extradata_size)
+            != BH_OK)
+        {
+            return BH_NOMEM;
+        }
+    }
+
     rc = av_write_frame(sg->oc, pkt);
 
     if (rc < 0 || sg->out_failed) {
         bh_error(err, errlen, "muxer", rc);
         return sg->out_failed ? BH_NOMEM : BH_ERROR;
     }
+
+    return BH_OK;
+}
+
+
+/* the type of the first NAL unit after any access unit delimiter */
+
+static int
+bh_first_nal(const uint8_t *p, int size)
+{
+    int  i, type;
+
+    for (i = 0; i + 3 < size; i++) {
+        if (p[i] == 0 && p[i + 1] == 0 && p[i + 2] == 1) {
+            type = p[i + 3] & 0x1f;
+
+            if (type != 9) {
+                return type;
+            }
+
+            i += 3;
+        }
+    }
+
+    return -1;
+}
+
+
+/* extradata in Annex B goes before the packet's own data */
+
+static bh_status_t
+bh_prepend(AVPacket *pkt, const uint8_t *data, int size)
+{
+    int  n;
+
+    if (data[0] != 0) {
+        return BH_OK;                   /* avcC, not Annex B: leave it */
+    }
+
+    n = pkt->size;
+
+    if (av_packet_make_writable(pkt) < 0 || av_grow_packet(pkt, size) < 0) {
+        return BH_NOMEM;
+    }
+
+    memmove(pkt->data + size, pkt->data, n);
+    memcpy(pkt->data, data, size);
 
     return BH_OK;
 }
