@@ -22,7 +22,7 @@ add_response_body_check(\&check_body);
 our @Cams = qw(c1 c2 c3);
 start_camera(env => "TEST_NGINX_C${_}_PORT", gop => 25) for 1 .. 3;
 
-our (%Listed, %Served, %Missing, %Newest, %Seen, $ZoneFullSeen);
+our (%Listed, %Served, %Missing, %Evicted, %Newest, %Seen, $ZoneFullSeen);
 
 # video packet times of init + segment: (pts, ...) in seconds
 sub video_pts {
@@ -57,7 +57,17 @@ sub watch_full {
             $Listed{$cam}{ scalar @segs }++;
             for my $seg (@segs) {
                 my $st = http_get("/live/$cam/$seg->{uri}")->{status};
-                if ($st == 200) { $Served{$cam}++ } else { push @{ $Missing{$cam} }, "$seg->{uri}: $st" }
+                if ($st == 200) { $Served{$cam}++; next }
+                # evicted since the playlist was fetched is fine, as long
+                # as the playlist no longer lists it
+                my $now = http_get("/live/$cam/index.m3u8");
+                if ($now->{status} == 200
+                    && index($now->{content}, "\n$seg->{uri}\n") < 0)
+                {
+                    $Evicted{$cam}++;
+                    next;
+                }
+                push @{ $Missing{$cam} }, "$seg->{uri}: $st";
             }
             push @{ $Newest{$cam} }, @segs ? $segs[-1]{uri} : undef;
         }
@@ -66,9 +76,10 @@ sub watch_full {
         sleep 0.2;
     }
     for my $cam (@Cams) {
-        measure('%s: playlists listing N segments (N: times): %s; listed segments served %d, not %d',
+        measure('%s: playlists listing N segments (N: times): %s; listed segments served %d, '
+                . 'evicted and delisted before their turn %d, not served %d',
                 $cam, join(' ', map { "$_: $Listed{$cam}{$_}" } sort { $a <=> $b } keys %{ $Listed{$cam} }),
-                $Served{$cam} // 0, scalar @{ $Missing{$cam} || [] });
+                $Served{$cam} // 0, $Evicted{$cam} // 0, scalar @{ $Missing{$cam} || [] });
     }
 }
 
