@@ -267,6 +267,9 @@ void bh_log_init(int level);
  */
 size_t bh_redact_url(const char *url, char *buf, size_t len);
 
+/* the password of url's userinfo into buf ("" if none, or too long) */
+void bh_url_password(const char *url, char *buf, size_t len);
+
 /*
  * copies text to buf with the userinfo of every "scheme://user:pass@"
  * replaced by "***", and every occurrence of secret (when not NULL or

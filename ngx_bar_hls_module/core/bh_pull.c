@@ -30,7 +30,7 @@
 struct bh_pull_s {
     bh_pull_conf_t      conf;
     char               *url;
-    char               *secret;         /* password, for redaction */
+    char                secret[256];    /* password, for redaction */
 
     pthread_mutex_t     mutex;
     pthread_cond_t      cond;
@@ -83,7 +83,6 @@ static void bh_av_log(void *avcl, int level, const char *fmt, va_list vl);
 bh_pull_t *
 bh_pull_create(const bh_pull_conf_t *conf)
 {
-    char       *p, *at, *colon, *slash;
     bh_pull_t  *pull;
 
     pull = calloc(1, sizeof(bh_pull_t));
@@ -101,21 +100,7 @@ bh_pull_create(const bh_pull_conf_t *conf)
 
     /* remember the password to redact it even where it is not in a URL */
 
-    p = strstr(pull->url, "://");
-
-    if (p != NULL) {
-        p += 3;
-        slash = strchr(p, '/');
-        at = strchr(p, '@');
-
-        if (at != NULL && (slash == NULL || at < slash)) {
-            colon = memchr(p, ':', at - p);
-
-            if (colon != NULL && at - colon > 1) {
-                pull->secret = strndup(colon + 1, at - colon - 1);
-            }
-        }
-    }
+    bh_url_password(pull->url, pull->secret, sizeof(pull->secret));
 
     pthread_mutex_init(&pull->mutex, NULL);
     pthread_cond_init(&pull->cond, NULL);
@@ -136,10 +121,7 @@ bh_pull_destroy(bh_pull_t *pull)
     pthread_mutex_destroy(&pull->mutex);
     pthread_cond_destroy(&pull->cond);
 
-    if (pull->secret != NULL) {
-        memset(pull->secret, 0, strlen(pull->secret));
-        free(pull->secret);
-    }
+    memset(pull->secret, 0, sizeof(pull->secret));
 
     memset(pull->url, 0, strlen(pull->url));
     free(pull->url);

@@ -59,37 +59,46 @@ bh_state_text(bh_state_t state)
 size_t
 bh_redact_url(const char *url, char *buf, size_t len)
 {
-    char         secret[256];
-    size_t       n;
-    const char  *p, *at, *slash, *colon;
+    char  secret[256];
 
     /* the password also goes wherever else it appears, a query included */
 
-    secret[0] = '\0';
-    p = strstr(url, "://");
-
-    if (p != NULL) {
-        p += 3;
-        at = strchr(p, '@');
-        slash = strchr(p, '/');
-
-        if (at != NULL && (slash == NULL || at < slash)) {
-            colon = memchr(p, ':', at - p);
-
-            if (colon != NULL && at - colon > 1
-                && (n = at - colon - 1) < sizeof(secret))
-            {
-                memcpy(secret, colon + 1, n);
-                secret[n] = '\0';
-            }
-        }
-    }
-
+    bh_url_password(url, secret, sizeof(secret));
     bh_redact_text(url, secret, buf, len);
 
     memset(secret, 0, sizeof(secret));
 
     return strlen(buf);
+}
+
+
+void
+bh_url_password(const char *url, char *buf, size_t len)
+{
+    size_t       n;
+    const char  *p, *at, *slash, *colon;
+
+    buf[0] = '\0';
+
+    p = strstr(url, "://");
+    if (p == NULL) {
+        return;
+    }
+
+    p += 3;
+    at = strchr(p, '@');
+    slash = strchr(p, '/');
+
+    if (at == NULL || (slash != NULL && slash < at)) {
+        return;
+    }
+
+    colon = memchr(p, ':', at - p);
+
+    if (colon != NULL && (n = at - colon - 1) > 0 && n < len) {
+        memcpy(buf, colon + 1, n);
+        buf[n] = '\0';
+    }
 }
 
 

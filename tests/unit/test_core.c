@@ -138,6 +138,16 @@ test_redact(void)
     ok(strcmp(buf, "wrong password *** for ***") == 0,
        "the secret anywhere: %s", buf);
 
+    bh_redact_url("rtsp://u:pw-9@h/s?auth=pw-9", buf, sizeof(buf));
+    ok(strcmp(buf, "rtsp://***@h/s?auth=***") == 0,
+       "the URL's password in its query too: %s", buf);
+
+    bh_url_password("rtsp://u@h/", buf, sizeof(buf));
+    ok(buf[0] == '\0', "no password in a bare user");
+
+    bh_url_password("rtsp://h/p@x:y", buf, sizeof(buf));
+    ok(buf[0] == '\0', "an @ in the path is no userinfo");
+
     bh_redact_text("rtsp://admin:secret@host/", NULL, buf, 12);
     ok(strlen(buf) < 12 && strstr(buf, "secret") == NULL
        && strstr(buf, "admin") == NULL, "truncation keeps it redacted: %s",
