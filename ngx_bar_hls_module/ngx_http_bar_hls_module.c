@@ -235,7 +235,8 @@ ngx_http_bar_hls_allow_origin(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_bar_hls_loc_conf_t *blcf = conf;
 
-    ngx_str_t   *value, *origin;
+    u_char      *host;
+    ngx_str_t   *value, *origin, *v;
     ngx_uint_t   i;
 
     if (blcf->allow_origin != NGX_CONF_UNSET_PTR) {
@@ -256,32 +257,33 @@ ngx_http_bar_hls_allow_origin(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     for (i = 1; i < cf->args->nelts; i++) {
+        v = &value[i];
 
-        if (!(value[i].len == 1 && value[i].data[0] == '*')
-            && !((value[i].len > 7
-                  && ngx_strncmp(value[i].data, "http://", 7) == 0)
-                 || (value[i].len > 8
-                     && ngx_strncmp(value[i].data, "https://", 8) == 0))
-            )
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "bar_hls: invalid origin \"%V\": use *, off "
-                               "or origins such as https://example.org",
-                               &value[i]);
-            return NGX_CONF_ERROR;
-        }
+        if (!(v->len == 1 && v->data[0] == '*')) {
 
-        /* scheme://host[:port], nothing after it */
+            /* scheme://host[:port], and nothing after it */
 
-        if (value[i].len > 1
-            && ngx_strlchr(value[i].data + (value[i].data[4] == 's' ? 8 : 7),
-                           value[i].data + value[i].len, '/')
-               != NULL)
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "bar_hls: invalid origin \"%V\": an origin "
-                               "has no path, not even \"/\"", &value[i]);
-            return NGX_CONF_ERROR;
+            if (v->len > 8 && ngx_strncmp(v->data, "https://", 8) == 0) {
+                host = v->data + 8;
+
+            } else if (v->len > 7 && ngx_strncmp(v->data, "http://", 7) == 0)
+            {
+                host = v->data + 7;
+
+            } else {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "bar_hls: invalid origin \"%V\": use *, "
+                                   "off or origins such as "
+                                   "https://example.org", v);
+                return NGX_CONF_ERROR;
+            }
+
+            if (ngx_strlchr(host, v->data + v->len, '/') != NULL) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "bar_hls: invalid origin \"%V\": an "
+                                   "origin has no path, not even \"/\"", v);
+                return NGX_CONF_ERROR;
+            }
         }
 
         origin = ngx_array_push(blcf->allow_origin);
@@ -289,7 +291,7 @@ ngx_http_bar_hls_allow_origin(ngx_conf_t *cf, ngx_command_t *cmd,
             return NGX_CONF_ERROR;
         }
 
-        *origin = value[i];
+        *origin = *v;
     }
 
     return NGX_CONF_OK;
