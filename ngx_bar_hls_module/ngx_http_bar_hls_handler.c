@@ -78,6 +78,8 @@ static ngx_int_t ngx_http_bar_hls_allowed_origin(ngx_http_request_t *r,
 static ngx_int_t ngx_http_bar_hls_preflight(ngx_http_request_t *r);
 static ngx_int_t ngx_http_bar_hls_error(ngx_http_request_t *r,
     ngx_uint_t status, char *text);
+static ngx_int_t ngx_http_bar_hls_unavailable(ngx_http_request_t *r,
+    char *text);
 
 
 static ngx_event_t  ngx_http_bar_hls_poll_event;
@@ -509,14 +511,7 @@ ngx_http_bar_hls_hold(ngx_http_request_t *r, ngx_http_bar_hls_camera_t *cam,
     /* only blocking reloads and hinted parts wait; the rest: 503 */
 
     if (u->type != BH_URI_PART && !q->has_msn) {
-        if (ngx_http_bar_hls_header(r, "Retry-After", (u_char *) "1", 1)
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_bar_hls_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                      "the camera has no media yet");
+        return ngx_http_bar_hls_unavailable(r, "the camera has no media yet");
     }
 
     w = ngx_pcalloc(r->pool, sizeof(ngx_http_bar_hls_wait_t));
@@ -623,12 +618,8 @@ ngx_http_bar_hls_wait_timeout(ngx_event_t *ev)
                   "bar_hls: camera \"%V\": no new media in time for a "
                   "waiting request", &w->cam->name);
 
-    rc = ngx_http_bar_hls_header(w->request, "Retry-After", (u_char *) "1",
-                                 1);
-    if (rc == NGX_OK) {
-        rc = ngx_http_bar_hls_error(w->request, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                    "the camera sends no new media");
-    }
+    rc = ngx_http_bar_hls_unavailable(w->request,
+                                      "the camera sends no new media");
 
     ngx_http_bar_hls_wait_done(w, rc);
 }
@@ -1024,6 +1015,21 @@ ngx_http_bar_hls_error(ngx_http_request_t *r, ngx_uint_t status, char *text)
     r->headers_out.content_type_len = r->headers_out.content_type.len;
 
     return ngx_http_bar_hls_output(r, b);
+}
+
+
+/* 503: nothing (new) from the camera yet, come back in a second */
+
+static ngx_int_t
+ngx_http_bar_hls_unavailable(ngx_http_request_t *r, char *text)
+{
+    if (ngx_http_bar_hls_header(r, "Retry-After", (u_char *) "1", 1)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_bar_hls_error(r, NGX_HTTP_SERVICE_UNAVAILABLE, text);
 }
 
 
