@@ -17,8 +17,11 @@ MODULE_SRCS := $(wildcard ngx_bar_hls_module/*.c ngx_bar_hls_module/*.h \
                           ngx_bar_hls_module/core/*.c \
                           ngx_bar_hls_module/core/*.h) config
 
-AV_CFLAGS := $(shell pkg-config --cflags libavformat libavcodec libavutil)
-AV_LIBS   := $(shell pkg-config --libs libavformat libavcodec libavutil)
+# recursive (=), not simple (:=): evaluated when a recipe runs, after
+# "setup" installed pkg-config and libav on a fresh machine
+AV_PKGS    = libavformat libavcodec libavutil
+AV_CFLAGS  = $(shell pkg-config --cflags $(AV_PKGS))
+AV_LIBS    = $(shell pkg-config --libs $(AV_PKGS))
 
 CORE_SRCS := $(wildcard ngx_bar_hls_module/core/*.c)
 URI_SRCS  := ngx_bar_hls_module/core/bh_uri.c ngx_bar_hls_module/core/bh_util.c
@@ -26,7 +29,8 @@ SANITIZE  := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 60
 WARN      := -Wall -Wextra -Wpointer-arith -Wno-unused-parameter -Werror
 
-.PHONY: all module demo test unit fuzz fuzz-segmenter clean setup FORCE
+.PHONY: all module demo demo-run test check unit unit-run fuzz \
+        fuzz-segmenter clean setup FORCE
 
 all: module
 
@@ -114,14 +118,26 @@ $(BUILD)/fixture.mkv:
 setup:
 	scripts/setup
 
-unit: setup $(BUILD)/test_core $(BUILD)/fixture.mkv
+# The targets that install their own dependencies run the rest in a new
+# make: one that starts after "setup" finds what setup installed.
+
+unit: setup
+	$(MAKE) unit-run
+
+unit-run: $(BUILD)/test_core $(BUILD)/fixture.mkv
 	prove -v --exec '' $(BUILD)/test_core :: $(BUILD)/fixture.mkv
 
-test: setup module $(BUILD)/test_core $(BUILD)/fixture.mkv \
-      $(BUILD)/replay_uri $(BUILD)/replay_segmenter
+test: setup
+	$(MAKE) check
+
+check: module $(BUILD)/test_core $(BUILD)/fixture.mkv \
+       $(BUILD)/replay_uri $(BUILD)/replay_segmenter
 	scripts/run-tests
 
-demo: setup module
+demo: setup
+	$(MAKE) demo-run
+
+demo-run: module
 	scripts/demo
 
 clean:
