@@ -8,6 +8,7 @@
 #   make fuzz-uri   fuzzes the request parsers (libFuzzer) FUZZ_SECONDS long
 #   make fuzz-segmenter   the segmenter with garbage packets
 #   make fuzz-avc   the H.264 parsers with garbage bytes
+#   make deb        the Debian package libnginx-mod-http-bar-hls in build/deb/
 
 NGINX_SRC ?= /usr/share/nginx/src
 BUILD     := build
@@ -30,7 +31,7 @@ FUZZ_SECONDS ?= 60
 WARN      := -Wall -Wextra -Wpointer-arith -Wno-unused-parameter -Werror
 
 .PHONY: all module demo demo-run test check unit unit-run fuzz replay \
-        clean setup FORCE
+        clean setup deb deb-build FORCE
 
 all: module
 
@@ -151,6 +152,41 @@ demo: setup
 
 demo-run: module
 	scripts/demo
+
+# The Debian package, built the way Debian's own libnginx-mod-* packages
+# are (debian/rules: dh with dh-sequence-nginx from nginx-dev, which
+# configures /usr/share/nginx/src in place with --builddir: no copy of
+# nginx's tree), from a copy of exactly the files below in build/deb/,
+# where dpkg-buildpackage writes its results (it writes them next to the
+# source tree).  lintian fails `make deb` on any error or warning.
+# The version is debian/changelog's (read with sed: dpkg-dev may not be
+# installed yet when make reads this).
+
+DEB_PKG     := libnginx-mod-http-bar-hls
+DEB_DIR     := $(BUILD)/deb
+DEB_INPUTS  := $(MODULE_SRCS) README.md conf/bar-hls.conf \
+               $(shell find debian -type f)
+DEB_VERSION := $(shell sed -n '1s/^[^ ]* (\(.*\)).*/\1/p' debian/changelog)
+DEB_ARCH    := $(shell dpkg --print-architecture 2>/dev/null)
+DEB_SRC     := $(DEB_DIR)/$(DEB_PKG)-$(DEB_VERSION)
+DEB_BASE    := $(DEB_DIR)/$(DEB_PKG)_$(DEB_VERSION)_$(DEB_ARCH)
+DEB         := $(DEB_BASE).deb
+
+deb:
+	scripts/setup deb
+	$(MAKE) deb-build
+
+deb-build: $(DEB)
+	lintian --info --fail-on error,warning $(DEB_BASE).changes
+	@echo "deb: $(DEB)"
+
+$(DEB): $(DEB_INPUTS)
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_SRC)
+	cp --parents $^ $(DEB_SRC)/
+	cd $(DEB_SRC) && dpkg-buildpackage -us -uc >../build.log 2>&1 \
+	    || { tail -n 40 ../build.log; echo "deb: see $(DEB_DIR)/build.log"; \
+	         exit 1; }
 
 clean:
 	rm -rf $(BUILD) t/servroot*
