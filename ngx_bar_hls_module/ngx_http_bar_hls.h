@@ -31,6 +31,38 @@
 #define NGX_HTTP_BAR_HLS_METHODS         "GET, HEAD, OPTIONS"
 
 
+/* what a request asked for, as the metrics count it */
+
+typedef enum {
+    NGX_HTTP_BAR_HLS_KIND_PLAYLIST = 0,
+    NGX_HTTP_BAR_HLS_KIND_MULTIVARIANT,
+    NGX_HTTP_BAR_HLS_KIND_INIT,
+    NGX_HTTP_BAR_HLS_KIND_SEGMENT,
+    NGX_HTTP_BAR_HLS_KIND_PART,
+    NGX_HTTP_BAR_HLS_KIND_SNAPSHOT,
+    NGX_HTTP_BAR_HLS_KIND_PAGE,
+    NGX_HTTP_BAR_HLS_KINDS
+} ngx_http_bar_hls_kind_e;
+
+/* requests of no camera: the overview page; unknown names, preflights */
+
+typedef enum {
+    NGX_HTTP_BAR_HLS_OTHER_OVERVIEW = 0,
+    NGX_HTTP_BAR_HLS_OTHER_OTHER,
+    NGX_HTTP_BAR_HLS_OTHERS
+} ngx_http_bar_hls_other_e;
+
+#define NGX_HTTP_BAR_HLS_CODES          5       /* 1xx to 5xx */
+
+
+/* what the log phase counts: requests, and the body bytes sent */
+
+typedef struct {
+    ngx_atomic_t                requests[NGX_HTTP_BAR_HLS_CODES];
+    ngx_atomic_t                bytes[NGX_HTTP_BAR_HLS_CODES];
+} ngx_http_bar_hls_counter_t;
+
+
 typedef struct ngx_http_bar_hls_pull_s  ngx_http_bar_hls_pull_t;
 
 
@@ -57,6 +89,10 @@ typedef struct {
 
     /* workers holding requests for it: woken as it changes */
     ngx_pid_t                   waiting[NGX_HTTP_BAR_HLS_MAX_WAITING];
+
+    /* metrics, summed over the workers */
+    ngx_http_bar_hls_counter_t  served[NGX_HTTP_BAR_HLS_KINDS];
+    uint32_t                    held[NGX_MAX_PROCESSES];    /* by slot */
 } ngx_http_bar_hls_slot_t;
 
 
@@ -70,7 +106,16 @@ typedef struct {
     bh_store_t                  store;
     uint64_t                    generation;     /* the newest config's */
     ngx_http_bar_hls_worker_entry_t  workers[NGX_MAX_PROCESSES];
+    ngx_http_bar_hls_counter_t  others[NGX_HTTP_BAR_HLS_OTHERS];
 } ngx_http_bar_hls_shctx_t;
+
+
+/* a request's module context: what the log phase counts it as */
+
+typedef struct {
+    ngx_http_bar_hls_slot_t    *slot;           /* NULL: no camera */
+    ngx_uint_t                  kind;           /* kind_e, or other_e */
+} ngx_http_bar_hls_ctx_t;
 
 
 #define ngx_http_bar_hls_slot_of(s)  ((ngx_http_bar_hls_slot_t *) (s))
@@ -194,6 +239,16 @@ char *ngx_http_bar_hls_allow_origin(ngx_conf_t *cf, ngx_command_t *cmd,
 /* ngx_http_bar_hls_status.c */
 
 ngx_int_t ngx_http_bar_hls_status_handler(ngx_http_request_t *r);
+
+
+/* ngx_http_bar_hls_metrics.c */
+
+ngx_int_t ngx_http_bar_hls_metrics_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_bar_hls_metrics_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_bar_hls_count(ngx_http_request_t *r,
+    ngx_http_bar_hls_slot_t *slot, ngx_uint_t kind);
+void ngx_http_bar_hls_held(ngx_http_bar_hls_camera_t *cam, ngx_int_t n);
+void ngx_http_bar_hls_held_reset(ngx_http_bar_hls_main_conf_t *bmcf);
 
 
 #endif /* _NGX_HTTP_BAR_HLS_H_INCLUDED_ */

@@ -41,6 +41,16 @@ static ngx_str_t  ngx_http_bar_hls_mp4_type = ngx_string("video/mp4");
 static ngx_str_t  ngx_http_bar_hls_ts_type = ngx_string("video/mp2t");
 
 
+/* by bh_uri_type_t */
+static ngx_uint_t  ngx_http_bar_hls_kind[] = {
+    NGX_HTTP_BAR_HLS_KIND_PLAYLIST,
+    NGX_HTTP_BAR_HLS_KIND_MULTIVARIANT,
+    NGX_HTTP_BAR_HLS_KIND_INIT,
+    NGX_HTTP_BAR_HLS_KIND_SEGMENT,
+    NGX_HTTP_BAR_HLS_KIND_PART
+};
+
+
 ngx_int_t
 ngx_http_bar_hls_handler(ngx_http_request_t *r)
 {
@@ -52,6 +62,14 @@ ngx_http_bar_hls_handler(ngx_http_request_t *r)
     ngx_http_core_loc_conf_t      *clcf;
     ngx_http_bar_hls_camera_t     *cam;
     ngx_http_bar_hls_main_conf_t  *bmcf;
+
+    /* counted as a camera's once the camera is known */
+
+    if (ngx_http_bar_hls_count(r, NULL, NGX_HTTP_BAR_HLS_OTHER_OTHER)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     if (r->method == NGX_HTTP_OPTIONS) {
         return ngx_http_bar_hls_preflight(r);
@@ -132,6 +150,12 @@ ngx_http_bar_hls_handler(ngx_http_request_t *r)
     if (cam == NULL) {
         return ngx_http_bar_hls_error(r, NGX_HTTP_NOT_FOUND,
                                       "unknown camera");
+    }
+
+    if (ngx_http_bar_hls_count(r, cam->slot, ngx_http_bar_hls_kind[u.type])
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     rc = ngx_http_bar_hls_respond(r, cam, &u, &q);

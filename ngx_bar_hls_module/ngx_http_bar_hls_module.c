@@ -16,6 +16,7 @@
  *         bar_hls_block_timeout TIME;                     default 10s
  *     }
  *     location = /live/status { bar_hls_status; }
+ *     location = /metrics { bar_hls_metrics; }
  */
 
 
@@ -31,6 +32,7 @@ static void *ngx_http_bar_hls_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_bar_hls_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 
+static ngx_int_t ngx_http_bar_hls_postconfiguration(ngx_conf_t *cf);
 static char *ngx_http_bar_hls_init_main_conf(ngx_conf_t *cf, void *conf);
 static char *ngx_http_bar_hls_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -74,6 +76,13 @@ static ngx_command_t  ngx_http_bar_hls_commands[] = {
       0,
       ngx_http_bar_hls_status_handler },
 
+    { ngx_string("bar_hls_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_bar_hls_set_handler,
+      0,
+      0,
+      ngx_http_bar_hls_metrics_handler },
+
     { ngx_string("bar_hls_allow_origin"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_bar_hls_allow_origin,
@@ -108,7 +117,7 @@ static ngx_command_t  ngx_http_bar_hls_commands[] = {
 
 static ngx_http_module_t  ngx_http_bar_hls_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_bar_hls_postconfiguration,    /* postconfiguration */
 
     ngx_http_bar_hls_create_main_conf,     /* create main configuration */
     ngx_http_bar_hls_init_main_conf,       /* init main configuration */
@@ -225,6 +234,13 @@ ngx_http_bar_hls_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
+
+
+static ngx_int_t
+ngx_http_bar_hls_postconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_bar_hls_metrics_init(cf);
+}
 
 
 static char *
@@ -451,6 +467,7 @@ ngx_http_bar_hls_init_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_bar_hls_register_worker(bmcf);
+    ngx_http_bar_hls_held_reset(bmcf);
 
     if (ngx_http_bar_hls_init_wait(cycle) != NGX_OK) {
         return NGX_ERROR;

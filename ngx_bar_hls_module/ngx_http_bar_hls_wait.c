@@ -209,6 +209,7 @@ ngx_http_bar_hls_hold(ngx_http_request_t *r, ngx_http_bar_hls_camera_t *cam,
 
     ngx_queue_insert_tail(&cam->waiters, &w->queue);
     ngx_http_bar_hls_nwaiting++;
+    ngx_http_bar_hls_held(cam, 1);
 
     if (cam->registered != 1) {
         ngx_http_bar_hls_npolled++;
@@ -481,6 +482,7 @@ ngx_http_bar_hls_wait_unqueue(ngx_http_bar_hls_wait_t *w)
     ngx_queue_remove(&w->queue);
     w->queue.next = NULL;
     ngx_http_bar_hls_nwaiting--;
+    ngx_http_bar_hls_held(cam, -1);
 
     if (cam->registered != 1) {
         ngx_http_bar_hls_npolled--;

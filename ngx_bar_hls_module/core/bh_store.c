@@ -459,6 +459,7 @@ bh_publish_part(bh_store_t *st, const bh_alloc_t *a, bh_stream_t *s,
     s->bytes += chunk->size;
     s->parts_total++;
     s->bytes_total += chunk->size;
+    s->frames_total += chunk->frames;
 
     seg->nparts++;
     seg->size += (uint32_t) chunk->size;

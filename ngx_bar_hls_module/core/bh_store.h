@@ -128,6 +128,7 @@ typedef struct bh_stream_s {
     uint64_t            parts_total;    /* published, ever */
     uint64_t            segments_total;
     uint64_t            bytes_total;
+    uint64_t            frames_total;   /* video samples published */
 } bh_stream_t;
 
 
