@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "bh_media.h"
+#include "bh_page.h"
 #include "bh_store.h"
 
 
@@ -86,6 +87,7 @@ typedef struct {
     uint64_t                    reconnects;
     uint64_t                    bytes_in;
     time_t                      since;          /* state entered */
+    time_t                      offline_since;  /* last streaming */
 
     /* workers holding requests for it: woken as it changes */
     ngx_pid_t                   waiting[NGX_HTTP_BAR_HLS_MAX_WAITING];
@@ -162,6 +164,9 @@ typedef struct {
     ngx_msec_t                  playlist_max_age;   /* UNSET: half target */
     ngx_msec_t                  block_timeout;
     ngx_flag_t                  cdn_cache_control;
+    ngx_flag_t                  page;           /* bar_hls_page */
+    ngx_str_t                   page_title;
+    ngx_str_t                   player_js;      /* bar_hls_player_js */
 } ngx_http_bar_hls_loc_conf_t;
 
 
@@ -226,6 +231,17 @@ ngx_int_t ngx_http_bar_hls_header(ngx_http_request_t *r, char *key,
 ngx_int_t ngx_http_bar_hls_error(ngx_http_request_t *r, ngx_uint_t status,
     char *text);
 ngx_int_t ngx_http_bar_hls_unavailable(ngx_http_request_t *r, char *text);
+ngx_int_t ngx_http_bar_hls_cache_headers(ngx_http_request_t *r,
+    int64_t max_age, ngx_uint_t immutable, char kind, uint32_t etag0,
+    uint32_t etag1);
+
+
+/* ngx_http_bar_hls_page.c */
+
+ngx_int_t ngx_http_bar_hls_page(ngx_http_request_t *r, u_char *path,
+    size_t len);
+char *ngx_http_bar_hls_page_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 /* ngx_http_bar_hls_cors.c */

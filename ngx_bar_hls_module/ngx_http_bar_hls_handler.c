@@ -6,6 +6,7 @@
  *     <prefix><cam>/master.m3u8
  *     <prefix><cam>/init.mp4, init-<id>.mp4
  *     <prefix><cam>/seg-<msn>.m4s|ts, part-<n>.m4s|ts
+ *     <prefix>, <prefix><cam>/ and more with bar_hls_page (page.c)
  *
  * Any worker answers from the shared zone: what may be answered and how
  * long it may be cached is the store's (core/bh_serve.c); here the bytes
@@ -61,6 +62,7 @@ ngx_http_bar_hls_handler(ngx_http_request_t *r)
     bh_query_t                     q;
     ngx_http_core_loc_conf_t      *clcf;
     ngx_http_bar_hls_camera_t     *cam;
+    ngx_http_bar_hls_loc_conf_t   *blcf;
     ngx_http_bar_hls_main_conf_t  *bmcf;
 
     /* counted as a camera's once the camera is known */
@@ -105,7 +107,7 @@ ngx_http_bar_hls_handler(ngx_http_request_t *r)
         clcf->regex == NULL &&
 #endif
         !clcf->exact_match
-        && r->uri.len > clcf->name.len
+        && r->uri.len >= clcf->name.len
         && ngx_strncmp(r->uri.data, clcf->name.data, clcf->name.len) == 0)
     {
         p += clcf->name.len;
@@ -115,6 +117,16 @@ ngx_http_bar_hls_handler(ngx_http_request_t *r)
             if (p[-1] == '/' && ++len == 2) {
                 break;
             }
+        }
+    }
+
+    blcf = ngx_http_get_module_loc_conf(r, ngx_http_bar_hls_module);
+
+    if (blcf->page) {
+        rc = ngx_http_bar_hls_page(r, p, last - p);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
         }
     }
 
@@ -300,13 +312,9 @@ ngx_http_bar_hls_copy(ngx_http_request_t *r, ngx_http_bar_hls_slot_t *slot,
 static ngx_int_t
 ngx_http_bar_hls_send(ngx_http_request_t *r, ngx_http_bar_hls_reply_t *reply)
 {
-    u_char                       *p, *cc;
-    ngx_buf_t                    *b;
-    bh_view_t                    *v;
-    ngx_table_elt_t              *etag;
-    ngx_http_bar_hls_loc_conf_t  *blcf;
+    ngx_buf_t  *b;
+    bh_view_t  *v;
 
-    blcf = ngx_http_get_module_loc_conf(r, ngx_http_bar_hls_module);
     b = reply->buf;
     v = &reply->view;
 
@@ -320,53 +328,74 @@ ngx_http_bar_hls_send(ngx_http_request_t *r, ngx_http_bar_hls_reply_t *reply)
     r->headers_out.last_modified_time = (time_t) (v->modified / 1000000);
     r->allow_ranges = 1;
 
-    /*
-     * Never private, no-cache or max-age=0: caches in front must cache.
-     * In the request pool: headers may be written after this returns
-     * (a 416 from the range filter is).
-     */
-
-    cc = ngx_pnalloc(r->pool, sizeof("public, max-age=, immutable") - 1
-                              + NGX_TIME_T_LEN);
-    if (cc == NULL) {
+    if (ngx_http_bar_hls_cache_headers(r, v->max_age, v->immutable,
+                                       v->etag_kind, v->etag[0], v->etag[1])
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_sprintf(cc, "public, max-age=%L%s", v->max_age,
-                    v->immutable ? ", immutable" : "");
+    b->memory = 1;
+
+    return ngx_http_bar_hls_output(r, b);
+}
+
+
+/*
+ * Cache-Control (and CDN-Cache-Control) and the ETag of a response that
+ * caches may keep.  Never private, no-cache or max-age=0: caches in front
+ * must cache.  In the request pool: headers may be written after the
+ * handler returns (a 416 from the range filter is).
+ */
+
+ngx_int_t
+ngx_http_bar_hls_cache_headers(ngx_http_request_t *r, int64_t max_age,
+    ngx_uint_t immutable, char kind, uint32_t etag0, uint32_t etag1)
+{
+    u_char                       *p, *cc;
+    ngx_table_elt_t              *etag;
+    ngx_http_bar_hls_loc_conf_t  *blcf;
+
+    blcf = ngx_http_get_module_loc_conf(r, ngx_http_bar_hls_module);
+
+    cc = ngx_pnalloc(r->pool, sizeof("public, max-age=, immutable") - 1
+                              + NGX_INT64_LEN);
+    if (cc == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(cc, "public, max-age=%L%s", max_age,
+                    immutable ? ", immutable" : "");
 
     if (ngx_http_bar_hls_cache_control(r, cc, p - cc) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     if (blcf->cdn_cache_control
         && ngx_http_bar_hls_header(r, "CDN-Cache-Control", cc, p - cc)
            != NGX_OK)
     {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     etag = ngx_list_push(&r->headers_out.headers);
     if (etag == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     p = ngx_pnalloc(r->pool, sizeof("\"x0123456701234567\"") - 1);
     if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     etag->hash = 1;
     ngx_str_set(&etag->key, "ETag");
     etag->value.data = p;
-    etag->value.len = ngx_sprintf(p, "\"%c%08xD%08xD\"", v->etag_kind,
-                                  v->etag[0], v->etag[1])
+    etag->value.len = ngx_sprintf(p, "\"%c%08xD%08xD\"", kind, etag0, etag1)
                       - p;
     r->headers_out.etag = etag;
 
-    b->memory = 1;
-
-    return ngx_http_bar_hls_output(r, b);
+    return NGX_OK;
 }
 
 

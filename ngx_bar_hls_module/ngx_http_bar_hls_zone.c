@@ -157,6 +157,7 @@ ngx_http_bar_hls_slot(ngx_http_bar_hls_main_conf_t *bmcf,
 
     slot->state = BH_STATE_CONNECTING;
     slot->since = ngx_time();
+    slot->offline_since = slot->since;
 
     (void) bh_store_add(&bmcf->sh->store, &slot->stream);
 
@@ -443,6 +444,12 @@ ngx_http_bar_hls_set_state(ngx_http_bar_hls_main_conf_t *bmcf,
 
         if (ev->state != slot->state) {
             slot->since = ngx_time();
+        }
+
+        /* retries go from connecting to backoff: offline all along */
+
+        if (bh_page_live(slot->state) && !bh_page_live(ev->state)) {
+            slot->offline_since = ngx_time();
         }
 
         slot->state = ev->state;
