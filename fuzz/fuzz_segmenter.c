@@ -14,7 +14,9 @@
  *
  * The first byte: bit 0 MPEG-TS (else fMP4), bit 1 no extradata (the
  * parameter sets in band only), bit 2 max_bitrate=100000, bit 3 no
- * audio track, bit 4 a store of 64 KiB (else 16 MiB).  Then packet
+ * audio track, bit 4 a store of 64 KiB (else 16 MiB), bit 5 the audio
+ * config from the input (a length byte, an AudioSpecificConfig of that
+ * many bytes, a sample rate byte x 1000 Hz).  Then packet
  * records: kind (1 byte: bit 0 audio, bit 1 keyframe, bit 2 no
  * timestamp, bit 3 the session ends before it: a new one begins), DTS
  * step (2 bytes, little endian, signed, 1/90000 s or samples), CTS (1
@@ -169,7 +171,7 @@ bh_fuzz_params(AVCodecParameters *v, AVCodecParameters *a)
 
 static bh_segmenter_t *
 bh_fuzz_session(bh_segmenter_conf_t *conf, bh_fuzz_out_t *out,
-    uint8_t flags)
+    uint8_t flags, const uint8_t *asc, size_t asc_len, int rate)
 {
     char                 err[256];
     bh_segmenter_t      *sg;
@@ -190,11 +192,28 @@ bh_fuzz_session(bh_segmenter_conf_t *conf, bh_fuzz_out_t *out,
         v->extradata_size = 0;
     }
 
+    if (asc != NULL) {
+
+        /* what an SDP's config= and clock rate may say */
+
+        av_freep(&a->extradata);
+        a->extradata = av_mallocz(asc_len + AV_INPUT_BUFFER_PADDING_SIZE);
+        memcpy(a->extradata, asc, asc_len);
+        a->extradata_size = (int) asc_len;
+        a->sample_rate = rate;
+    }
+
+    /* an audio config it cannot carry fails here, as it does on a camera */
+
     if (bh_segmenter_open(sg, v, 0, 1, 90000, (flags & 8) ? NULL : a, 1, 1,
-                          44100, err, sizeof(err))
+                          a->sample_rate > 0 ? a->sample_rate : 1, err,
+                          sizeof(err))
         != BH_OK)
     {
-        abort();
+        avcodec_parameters_free(&v);
+        avcodec_parameters_free(&a);
+        bh_segmenter_destroy(sg);
+        return NULL;
     }
 
     avcodec_parameters_free(&v);
@@ -284,7 +303,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char                 err[256];
     size_t               len;
     int64_t              dts[2], wall;
+    int                  rate;
+    size_t               asc_len;
     uint8_t              kind, flags;
+    const uint8_t       *asc;
     AVPacket            *pkt;
     bh_alloc_t           alloc;
     bh_store_t           store;
@@ -350,7 +372,29 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     out.stream = &stream;
     out.alloc = &alloc;
 
-    sg = bh_fuzz_session(&conf, &out, flags);
+    asc = NULL;
+    asc_len = 0;
+    rate = 44100;
+
+    if (flags & 32) {
+        if (size < 1 || size - 1 < (size_t) data[0] + 1) {
+            bh_stream_clear(&alloc, &stream);
+            return 0;
+        }
+
+        asc_len = data[0];
+        asc = data + 1;
+        rate = data[1 + asc_len] * 1000;
+        data += 2 + asc_len;
+        size -= 2 + asc_len;
+    }
+
+    sg = bh_fuzz_session(&conf, &out, flags, asc, asc_len, rate);
+
+    if (sg == NULL) {
+        bh_stream_clear(&alloc, &stream);
+        return 0;
+    }
     pkt = av_packet_alloc();
 
     if (pkt == NULL) {
@@ -375,7 +419,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             bh_segmenter_flush(sg);
             bh_segmenter_destroy(sg);
             bh_stream_end(&alloc, &stream, out.now);
-            sg = bh_fuzz_session(&conf, &out, flags);
+            sg = bh_fuzz_session(&conf, &out, flags, asc, asc_len, rate);
+
+            if (sg == NULL) {
+                abort();                /* the same config worked before */
+            }
         }
 
         dts[kind & 1] += (int16_t) (data[1] | data[2] << 8);
