@@ -23,11 +23,6 @@
 #include "bh_media.h"
 
 
-/* the widths a snapshot is made in (?width=), and in full without */
-#define BH_SNAPSHOT_WIDTHS      { 160, 320, 640, 1280 }
-#define BH_SNAPSHOT_NWIDTHS     4
-
-
 typedef struct {
     const char         *name;
     size_t              name_len;

@@ -710,6 +710,7 @@ bh_stream_clear(const bh_alloc_t *a, bh_stream_t *s)
     bh_text_free(a, &s->playlist);
     bh_text_free(a, &s->delta);
     bh_text_free(a, &s->multivariant);
+    bh_stills_free(a, s);
 
     /* the sequences go on after the media dropped here */
 
