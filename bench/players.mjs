@@ -1,0 +1,706 @@
+#!/usr/bin/env node
+// bench/players.mjs: play HLS streams with several web players at once in
+// headless Chromium, and report how each played.
+//
+//   node bench/players.mjs --case ID,PLAYER,MODE,URL [--case ...]
+//        [--seconds 30] [--warmup 5] [--out DIR] [--chromium PATH]
+//        [--check-playlists on|off] [--quiet]
+//
+// PLAYER is hlsjs (hls.js), shaka (Shaka Player), vhs (video.js 8 with its
+// HTTP streaming engine) or native (Chromium's own HLS, <video src>).
+// MODE is the player's configuration (see MODES below): "default" (no
+// option at all), "ll" (the player's low-latency switch on) or "classic"
+// (low latency off, for players whose default is on).
+//
+// Every case plays in its own page (and browser context) of one Chromium,
+// all at the same time, for --seconds.  The page origin (a tiny HTTP
+// server on 127.0.0.1 that serves the page and the players' scripts from
+// node_modules) differs from the stream's, so every request is CORS.
+//
+// Per case it records, with times relative to the page start:
+//   - every request of the page: URL, status, time of the request, of the
+//     response headers and of the end (requests.jsonl in --out/ID/);
+//   - every playlist body (playlists.jsonl), which then goes through the
+//     playlist checker (t/tools/check-playlist --jsonl), one client per case;
+//   - the player's events: errors (fatal or not), and the video element's
+//     playing/waiting/seeking/error (events.json);
+//   - the frames shown (requestVideoFrameCallback: presentedFrames,
+//     mediaTime) and, every 250 ms, currentTime, buffered, playbackRate and
+//     the playing frame's wall clock where the player exposes it
+//     (EXT-X-PROGRAM-DATE-TIME: hls.js playingDate, Shaka
+//     getPlayheadTimeAsDate, VHS convertToProgramTime, native getStartDate).
+//
+// Prints one JSON object on stdout: {cases: {ID: summary}}; summary has
+// first_frame_s, stalls (waiting after the first frame, seeks excluded),
+// fatal (the first fatal error), http_errors (4xx/5xx and failed requests
+// but the player's own aborts), fps (frames shown per wall second over the
+// steady part: after --warmup seconds of play), media_rate (mediaTime
+// advanced per wall second), latency {median, p90, n} (s behind the wall
+// clock) and playlist_violations (the checker's findings).
+//
+// The run is bounded: a hard deadline of --seconds + 90 s closes the
+// browser (the only process this script starts, with the checker) and
+// exits 1.  Exit code 0 when every case ran (whether it played well or not
+// is for the caller to judge), 2 on a usage error.
+
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import os from 'node:os';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
+const NM = path.join(ROOT, 'node_modules');
+const SAMPLE_MS = 250;
+
+// the players' scripts, served to the page under /lib/NAME
+const LIBS = {
+    'hls.js': path.join(NM, 'hls.js', 'dist', 'hls.min.js'),
+    'shaka.js': path.join(NM, 'shaka-player', 'dist', 'shaka-player.compiled.js'),
+    'video.js': path.join(NM, 'video.js', 'dist', 'video.min.js'),
+};
+const PLAYER_LIB = { hlsjs: 'hls.js', shaka: 'shaka.js', vhs: 'video.js', native: null };
+
+// each player's configuration per mode
+const MODES = {
+    hlsjs: {
+        default: {},                                   // lowLatencyMode is on by default
+        ll: { lowLatencyMode: true },
+        classic: { lowLatencyMode: false },
+    },
+    shaka: {
+        default: {},                                   // streaming.lowLatencyMode is on by default (5.x)
+        ll: { streaming: { lowLatencyMode: true } },
+        classic: { streaming: { lowLatencyMode: false } },
+    },
+    vhs: {
+        default: {},                                   // vhs.llhls is on by default
+        ll: { html5: { vhs: { llhls: true } } },
+        classic: { html5: { vhs: { llhls: false } } },
+    },
+    native: {
+        default: {},
+    },
+};
+
+function usage(msg) {
+    if (msg) process.stderr.write(`players.mjs: ${msg}\n`);
+    process.stderr.write(
+        'usage: node bench/players.mjs --case ID,PLAYER,MODE,URL [--case ...]\n' +
+        '       [--seconds 30] [--warmup 5] [--out DIR] [--chromium PATH]\n' +
+        '       [--check-playlists on|off] [--quiet]\n' +
+        `PLAYER: ${Object.keys(MODES).join(' ')}; MODE: default ll classic\n`);
+    process.exit(2);
+}
+
+function parseArgs(argv) {
+    const a = {
+        cases: [], seconds: 30, warmup: 5, out: null, quiet: false, check: true, debug: false,
+        chromium: process.env.CHROMIUM || '/usr/bin/chromium',
+    };
+    for (let i = 2; i < argv.length; i++) {
+        const k = argv[i];
+        const v = () => {
+            if (i + 1 >= argv.length) usage(`${k} needs a value`);
+            return argv[++i];
+        };
+        switch (k) {
+        case '--case': {
+            const [id, player, mode, ...rest] = v().split(',');
+            const url = rest.join(',');
+            if (!id || !/^[\w.-]{1,64}$/.test(id)) usage(`bad case id ${id}`);
+            if (!MODES[player]) usage(`unknown player ${player}`);
+            if (!MODES[player][mode]) usage(`player ${player} has no mode ${mode}`);
+            let u;
+            try { u = new URL(url); } catch { usage(`bad URL ${url}`); }
+            if (u.hostname !== '127.0.0.1') usage('stream URLs are on 127.0.0.1');
+            if (a.cases.some((c) => c.id === id)) usage(`case ${id} twice`);
+            a.cases.push({ id, player, mode, url: u.href });
+            break;
+        }
+        case '--seconds': a.seconds = Number(v()); break;
+        case '--warmup': a.warmup = Number(v()); break;
+        case '--out': a.out = v(); break;
+        case '--chromium': a.chromium = v(); break;
+        case '--check-playlists': a.check = v() !== 'off'; break;
+        case '--quiet': a.quiet = true; break;
+        case '--debug': a.debug = true; break;
+        case '-h': case '--help': usage(); break;
+        default: usage(`unknown argument ${k}`);
+        }
+    }
+    if (!a.cases.length) usage('at least one --case');
+    if (a.cases.length > 16) usage('at most 16 cases at once');
+    if (!(a.seconds > 0 && a.seconds <= 600)) usage('--seconds must be in (0, 600]');
+    if (!(a.warmup >= 0 && a.warmup < a.seconds)) usage('--warmup must be in [0, seconds)');
+    for (const c of a.cases) {
+        const lib = PLAYER_LIB[c.player];
+        if (lib && !fs.existsSync(LIBS[lib])) usage(`${LIBS[lib]} is missing: run npm ci`);
+    }
+    return a;
+}
+
+const args = parseArgs(process.argv);
+const log = (m) => { if (!args.quiet) process.stderr.write(`players.mjs: ${m}\n`); };
+
+// ---------------------------------------------------------------- the page
+
+// One page per case.  window.__P collects what the harness reads back.
+const PAGE = `<!doctype html>
+<html><head><meta charset="utf-8"><title>bar_hls players</title></head>
+<body style="margin:0;background:#000">
+<video id="v" muted autoplay playsinline width="640" height="360"></video>
+<script>
+(function () {
+    const q = window.__Q = new URLSearchParams(location.search);
+    const P = window.__P = {
+        t0: performance.now(), player: q.get('player'), mode: q.get('mode'),
+        src: q.get('src'), cfg: JSON.parse(q.get('cfg') || '{}'), version: null,
+        events: [], errors: [], samples: [], frames: [],
+        firstFrameAt: null, firstPlayingAt: null, waitingSince: null, stalls: [],
+        seekWaits: 0, log: []
+    };
+    P.rel = function () { return (performance.now() - P.t0) / 1000; };
+    P.note = function (ev, extra) {
+        if (P.events.length < 2000) P.events.push(Object.assign({ t: P.rel(), ev: ev }, extra || {}));
+    };
+    P.error = function (e) {
+        e.t = P.rel();
+        if (P.errors.length < 500) P.errors.push(e);
+    };
+    // --debug: every MSE append (size, whether it starts with an init
+    // segment's ftyp box) goes into the console log
+    if (q.get('debug') === '1' && window.SourceBuffer) {
+        const orig = SourceBuffer.prototype.appendBuffer;
+        SourceBuffer.prototype.appendBuffer = function (data) {
+            const u8 = data instanceof ArrayBuffer ? new Uint8Array(data)
+                     : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+            const type = String.fromCharCode(u8[4], u8[5], u8[6], u8[7]);
+            console.log('mse-append ' + u8.length + ' bytes, first box ' + type
+                        + ', timestampOffset ' + this.timestampOffset);
+            return orig.apply(this, arguments);
+        };
+    }
+    window.addEventListener('error', function (e) {
+        P.error({ fatal: false, source: 'window', message: String(e.message) });
+    });
+})();
+</script>
+<script id="lib"></script>
+<script>
+(function () {
+    const P = window.__P;
+    const q = window.__Q;
+    const video = document.getElementById('v');
+    function ranges(r) {
+        const out = [];
+        for (let i = 0; i < r.length; i++) out.push([+r.start(i).toFixed(3), +r.end(i).toFixed(3)]);
+        return out;
+    }
+    video.addEventListener('playing', function () {
+        if (P.firstPlayingAt === null) P.firstPlayingAt = P.rel();
+        if (P.waitingSince !== null) {
+            P.stalls.push({ t: P.waitingSince, duration: P.rel() - P.waitingSince });
+            P.waitingSince = null;
+        }
+        P.note('playing', { ct: video.currentTime });
+    });
+    video.addEventListener('waiting', function () {
+        // a wait right after a seek belongs to the seek, not a stall
+        if (video.seeking) { P.seekWaits++; P.note('waiting-seek', { ct: video.currentTime }); return; }
+        P.note('waiting', { ct: video.currentTime, buffered: ranges(video.buffered) });
+        if (P.firstFrameAt !== null && P.waitingSince === null) P.waitingSince = P.rel();
+    });
+    ['seeking', 'seeked', 'loadedmetadata', 'loadeddata', 'canplay', 'pause', 'ended', 'stalled']
+        .forEach(function (n) {
+            video.addEventListener(n, function () { P.note(n, { ct: video.currentTime }); });
+        });
+    video.addEventListener('error', function () {
+        const err = video.error;
+        P.error({ fatal: true, source: 'video', code: err && err.code, message: err && err.message });
+    });
+    // every frame shown
+    if (video.requestVideoFrameCallback) {
+        const onFrame = function (now, md) {
+            if (P.firstFrameAt === null) { P.firstFrameAt = P.rel(); P.note('first-frame'); }
+            if (P.frames.length < 20000) {
+                P.frames.push([+P.rel().toFixed(4), md.presentedFrames, +md.mediaTime.toFixed(4)]);
+            }
+            video.requestVideoFrameCallback(onFrame);
+        };
+        video.requestVideoFrameCallback(onFrame);
+    }
+
+    // the wall clock of the playing frame, per player (null: unknown)
+    let programTime = function () { return null; };
+    const player = P.player;
+    const cfg = P.cfg;
+
+    try {
+        if (player === 'hlsjs') {
+            if (!window.Hls || !Hls.isSupported()) throw new Error('hls.js: not supported');
+            P.version = Hls.version;
+            const hls = window.__player = new Hls(cfg);
+            hls.on(Hls.Events.ERROR, function (e, d) {
+                P.error({ fatal: !!d.fatal, source: 'hls.js', type: d.type, details: d.details,
+                          url: (d.frag && d.frag.url) || (d.context && d.context.url) || null,
+                          code: d.response && d.response.code,
+                          message: d.reason || (d.error && String(d.error.message || d.error)) || null });
+            });
+            hls.loadSource(P.src);
+            hls.attachMedia(video);
+            programTime = function () { const d = hls.playingDate; return d ? d.getTime() : null; };
+        } else if (player === 'shaka') {
+            shaka.polyfill.installAll();
+            if (!shaka.Player.isBrowserSupported()) throw new Error('shaka: browser not supported');
+            P.version = shaka.Player.version;
+            const sp = window.__player = new shaka.Player();
+            sp.addEventListener('error', function (ev) {
+                const e = ev.detail || {};
+                P.error({ fatal: e.severity === 2, source: 'shaka', code: e.code, category: e.category,
+                          severity: e.severity,
+                          message: JSON.stringify(e.data || []).slice(0, 500) });
+            });
+            sp.addEventListener('buffering', function (ev) { P.note('shaka-buffering', { buffering: ev.buffering }); });
+            sp.configure(cfg);
+            sp.attach(video).then(function () { return sp.load(P.src); }).then(function () {
+                P.note('shaka-loaded', { live: sp.isLive(), lowLatency: sp.getConfiguration().streaming.lowLatencyMode });
+                video.play().catch(function () {});
+            }).catch(function (e) {
+                P.error({ fatal: true, source: 'shaka', code: e && e.code, category: e && e.category,
+                          message: 'load: ' + JSON.stringify((e && e.data) || String(e)).slice(0, 500) });
+            });
+            programTime = function () { const d = sp.getPlayheadTimeAsDate(); return d ? d.getTime() : null; };
+        } else if (player === 'vhs') {
+            P.version = videojs.VERSION;
+            if (q.get('debug') === '1') videojs.log.level('debug');
+            const opts = Object.assign({ autoplay: true, muted: true, preload: 'auto' }, cfg);
+            const vp = window.__player = videojs(video, opts);
+            vp.on('error', function () {
+                const e = vp.error();
+                P.error({ fatal: true, source: 'video.js', code: e && e.code, message: e && e.message,
+                          metadata: e && e.metadata ? JSON.stringify(e.metadata).slice(0, 500) : null });
+            });
+            vp.src({ src: P.src, type: 'application/x-mpegURL' });
+            vp.ready(function () {
+                const tech = vp.tech({ IWillNotUseThisInPlugins: true });
+                const vhs = tech && tech.vhs;
+                P.note('vhs-ready', { vhs: !!vhs, vhsVersion: vhs ? videojs.VhsSourceHandler && Object.keys(videojs).indexOf('Vhs') >= 0 && videojs.Vhs.version && videojs.Vhs.version()['@videojs/http-streaming'] : null });
+                if (!vhs) return;
+                // --debug: why VHS re-appends the init segment
+                const sl = q.get('debug') === '1' && vhs.playlistController_ && vhs.playlistController_.mainSegmentLoader_;
+                if (sl && sl.updateAppendInitSegmentStatus) {
+                    const orig = sl.updateAppendInitSegmentStatus.bind(sl);
+                    sl.updateAppendInitSegmentStatus = function (si, type) {
+                        console.log('vhs-init-status type=' + type + ' tso=' + si.timestampOffset
+                                    + ' changedTso=' + !!si.changedTimestampOffset
+                                    + ' samePlaylist=' + (sl.playlistOfLastInitSegment_[type] === si.playlist)
+                                    + ' uri=' + si.uri);
+                        return orig(si, type);
+                    };
+                }
+                ['retryplaylist', 'usage'].forEach(function (n) {
+                    tech.on(n, function (e) { if (n !== 'usage' || /exclud|retry|rendition|stall|error/i.test(e.name || '')) P.note('vhs-' + n, { name: e.name }); });
+                });
+            });
+            // the video element is now inside the player's div: keep the
+            // same element (video.js reuses the one given)
+            let cached = null;
+            let asking = false;
+            programTime = function () {
+                const tech = vp.tech({ IWillNotUseThisInPlugins: true });
+                const vhs = tech && tech.vhs;
+                if (!vhs || !vhs.convertToProgramTime || asking) return cached;
+                asking = true;
+                const ct = vp.currentTime();
+                vhs.convertToProgramTime(ct, function (err, r) {
+                    asking = false;
+                    if (err || !r || !r.programDateTime) { cached = null; return; }
+                    // programDateTime is the ISO string of the frame at ct
+                    cached = Date.parse(r.programDateTime);
+                });
+                return cached;
+            };
+        } else if (player === 'native') {
+            P.version = navigator.userAgent.replace(/.*Chrome\\/([\\d.]+).*/, '$1');
+            P.note('canPlayType', { hls: video.canPlayType('application/vnd.apple.mpegurl') });
+            video.src = P.src;
+            programTime = function () {
+                const d = video.getStartDate ? video.getStartDate() : null;
+                const s = d ? d.getTime() : NaN;
+                return Number.isFinite(s) ? s + video.currentTime * 1000 : null;
+            };
+        } else {
+            throw new Error('unknown player ' + player);
+        }
+    } catch (e) {
+        P.error({ fatal: true, source: 'page', message: String(e && e.stack || e) });
+    }
+    video.muted = true;
+    const pl = video.play();
+    if (pl && pl.catch) pl.catch(function (e) { P.note('play-rejected', { reason: String(e) }); });
+
+    setInterval(function () {
+        let pt = null;
+        try { pt = programTime(); } catch (e) { pt = null; }
+        const now = Date.now();
+        if (P.samples.length < 20000) {
+            P.samples.push({ t: +P.rel().toFixed(3), ct: +video.currentTime.toFixed(3),
+                             playing: !video.paused && video.readyState >= 3 && P.waitingSince === null,
+                             rate: video.playbackRate, buffered: ranges(video.buffered),
+                             latency: pt === null ? null : (now - pt) / 1000 });
+        }
+    }, ${SAMPLE_MS});
+})();
+</script>
+</body></html>`;
+
+function pageFor(lib) {
+    // the player's script goes in before the page's own code runs
+    return PAGE.replace('<script id="lib"></script>',
+                        lib ? `<script src="/lib/${lib}"></script>` : '');
+}
+
+function startPageServer() {
+    return new Promise((resolve, reject) => {
+        const srv = http.createServer((req, res) => {
+            const u = new URL(req.url, 'http://127.0.0.1');
+            if (u.pathname === '/') {
+                const lib = PLAYER_LIB[u.searchParams.get('player')] || null;
+                res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
+                res.end(pageFor(lib));
+                return;
+            }
+            const m = u.pathname.match(/^\/lib\/([\w.]+)$/);
+            if (m && LIBS[m[1]]) {
+                fs.readFile(LIBS[m[1]], (err, data) => {
+                    if (err) { res.writeHead(500); res.end(); return; }
+                    res.writeHead(200, { 'Content-Type': 'application/javascript', 'Cache-Control': 'max-age=3600' });
+                    res.end(data);
+                });
+                return;
+            }
+            res.writeHead(u.pathname === '/favicon.ico' ? 204 : 404, { 'Content-Type': 'text/plain' });
+            res.end();
+        });
+        srv.on('error', reject);
+        srv.listen(0, '127.0.0.1', () => resolve(srv));
+    });
+}
+
+// -------------------------------------------------------------- statistics
+
+function quantile(sorted, q) {
+    if (!sorted.length) return null;
+    const pos = (sorted.length - 1) * q;
+    const lo = Math.floor(pos), hi = Math.ceil(pos);
+    return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+}
+
+const r3 = (x) => (x === null || x === undefined || !Number.isFinite(x) ? null : Math.round(x * 1000) / 1000);
+
+function stats(values) {
+    const s = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+    return { n: s.length, median: r3(quantile(s, 0.5)), p90: r3(quantile(s, 0.9)),
+             min: r3(s[0]), max: r3(s[s.length - 1]) };
+}
+
+// ------------------------------------------------------ the playlist checker
+
+// Runs t/tools/check-playlist --jsonl over a playlists.jsonl; returns its
+// violations ([{client, url, t, rule, message}]) or an error string.
+function checkPlaylists(file) {
+    return new Promise((resolve) => {
+        const tool = path.join(ROOT, 't', 'tools', 'check-playlist');
+        if (!fs.existsSync(tool)) { resolve({ error: `no ${tool}` }); return; }
+        const ch = spawn('perl', [tool, '--jsonl', file, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '', err = '';
+        const timer = setTimeout(() => ch.kill('SIGKILL'), 60000);
+        ch.stdout.on('data', (d) => { out += d; });
+        ch.stderr.on('data', (d) => { err += d; });
+        ch.on('close', (code) => {
+            clearTimeout(timer);
+            try {
+                resolve({ violations: JSON.parse(out || '[]'), code });
+            } catch (e) {
+                resolve({ error: `check-playlist exit ${code}: ${err.slice(0, 500)} ${out.slice(0, 200)}` });
+            }
+        });
+    });
+}
+
+// -------------------------------------------------------------------- main
+
+let context = null;
+let browser = null;
+let server = null;
+let userDataDir = null;
+let finished = false;
+
+async function cleanup() {
+    const b = browser;
+    browser = null;
+    if (b) {
+        try { await b.close(); } catch { /* already gone */ }
+    }
+    if (userDataDir) {
+        fs.rmSync(userDataDir, { recursive: true, force: true });
+        userDataDir = null;
+    }
+    if (server) {
+        server.closeAllConnections?.();
+        server.close();
+        server = null;
+    }
+}
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.on(sig, async () => {
+        log(`${sig}: closing the browser`);
+        await cleanup();
+        process.exit(1);
+    });
+}
+
+const hardDeadline = setTimeout(async () => {
+    if (finished) return;
+    process.stderr.write('players.mjs: hard deadline reached, giving up\n');
+    await cleanup();
+    process.exit(1);
+}, (args.seconds + 90) * 1000);
+hardDeadline.unref();
+
+function isPlaylist(url) {
+    return /\.m3u8$/.test(new URL(url).pathname);
+}
+
+// wires the request log of one page
+function watch(page, c, t0) {
+    const rel = () => (Date.now() - t0) / 1000;
+    c.requests = [];
+    c.playlists = [];
+    c.httpErrors = [];
+    c.aborted = 0;
+    c.console = [];
+    const byReq = new Map();
+    page.on('request', (r) => {
+        if (r.url().startsWith(c.pageOrigin)) return;
+        const e = { t: r3(rel()), method: r.method(), url: r.url(), status: null, t_headers: null, t_end: null };
+        byReq.set(r, e);
+        if (c.requests.length < 20000) c.requests.push(e);
+    });
+    page.on('response', (r) => {
+        const e = byReq.get(r.request());
+        if (!e) return;
+        e.status = r.status();
+        e.t_headers = r3(rel());
+        if (r.status() >= 400 && c.httpErrors.length < 100) {
+            c.httpErrors.push({ t: e.t_headers, status: r.status(), url: r.url(), sent: e.t });
+        }
+    });
+    page.on('requestfinished', async (r) => {
+        const e = byReq.get(r);
+        if (!e) return;
+        e.t_end = r3(rel());
+        byReq.delete(r);
+        if (isPlaylist(r.url())) {
+            let body = null;
+            try {
+                const resp = await r.response();
+                body = resp ? await resp.text() : null;
+            } catch { body = null; }
+            c.playlists.push({ client: c.id, url: r.url(), t: e.t_end, sent: e.t, status: e.status, body });
+        }
+    });
+    page.on('requestfailed', (r) => {
+        const e = byReq.get(r);
+        const why = (r.failure() && r.failure().errorText) || 'unknown';
+        if (e) { e.failed = why; e.t_end = r3(rel()); byReq.delete(r); }
+        if (/ERR_ABORTED/.test(why)) {
+            c.aborted++;
+        } else if (c.httpErrors.length < 100) {
+            c.httpErrors.push({ t: r3(rel()), status: null, failed: why, url: r.url(), sent: e ? e.t : null });
+        }
+    });
+    page.on('console', (m) => {
+        if (c.console.length < (args.debug ? 50000 : 300)) c.console.push(`${r3(rel())} ${m.type()}: ${m.text()}`.slice(0, args.debug ? 2000 : 400));
+    });
+    page.on('pageerror', (e) => {
+        if (c.console.length < 300) c.console.push(`${r3(rel())} pageerror: ${e.message}`.slice(0, 400));
+    });
+}
+
+function summarize(c, P) {
+    const firstFrame = P.firstFrameAt;
+    const steadyFrom = firstFrame === null ? null : firstFrame + args.warmup;
+    const frames = P.frames.filter((f) => steadyFrom !== null && f[0] >= steadyFrom);
+    let fps = null, mediaRate = null, frameGapMax = null;
+    if (frames.length >= 2) {
+        const a = frames[0], b = frames[frames.length - 1];
+        const dt = b[0] - a[0];
+        if (dt > 0) {
+            fps = (b[1] - a[1]) / dt;
+            mediaRate = (b[2] - a[2]) / dt;
+        }
+        for (let i = 1; i < frames.length; i++) {
+            const g = frames[i][0] - frames[i - 1][0];
+            if (frameGapMax === null || g > frameGapMax) frameGapMax = g;
+        }
+    }
+    const stalls = P.stalls.slice();
+    if (P.waitingSince !== null) stalls.push({ t: P.waitingSince, duration: null, open: true });
+    const fatal = P.errors.filter((e) => e.fatal);
+    const nonFatal = P.errors.filter((e) => !e.fatal);
+    const steadySamples = P.samples.filter((s) => steadyFrom !== null && s.t >= steadyFrom && s.playing);
+    // HTTP errors after the first frame ("during play") and before it
+    const httpDuring = c.httpErrors.filter((e) => firstFrame !== null && e.t >= firstFrame);
+    const byStatus = {};
+    for (const r of c.requests) {
+        const k = r.failed ? `failed:${r.failed}` : String(r.status);
+        byStatus[k] = (byStatus[k] || 0) + 1;
+    }
+    return {
+        player: c.player, mode: c.mode, url: c.url, version: P.version, config: P.cfg,
+        first_frame_s: r3(firstFrame),
+        first_playing_s: r3(P.firstPlayingAt),
+        frames_shown: frames.length ? frames[frames.length - 1][1] - frames[0][1] : 0,
+        fps: r3(fps),
+        media_rate: r3(mediaRate),
+        frame_gap_max_s: r3(frameGapMax),
+        steady_s: frames.length >= 2 ? r3(frames[frames.length - 1][0] - frames[0][0]) : 0,
+        stalls: stalls.length,
+        stall_seconds: r3(stalls.reduce((s, x) => s + (x.duration || 0), 0)),
+        stall_list: stalls.slice(0, 30).map((s) => ({ t: r3(s.t), duration: r3(s.duration), open: !!s.open })),
+        seek_waits: P.seekWaits,
+        fatal: fatal.length ? fatal[0] : null,
+        fatal_count: fatal.length,
+        errors_nonfatal: nonFatal.length,
+        errors_nonfatal_kinds: nonFatal.reduce((m, e) => {
+            const k = `${e.source}:${e.details || e.code || e.message}`.slice(0, 120);
+            m[k] = (m[k] || 0) + 1;
+            return m;
+        }, {}),
+        http_errors: c.httpErrors.slice(0, 30),
+        http_errors_count: c.httpErrors.length,
+        http_errors_during_play: httpDuring.length,
+        requests: c.requests.length,
+        requests_by_status: byStatus,
+        aborted_requests: c.aborted,
+        latency: stats(steadySamples.map((s) => s.latency)),
+        playlist_count: c.playlists.length,
+        playlist_violations: c.violations || [],
+        playlist_check_error: c.checkError || null,
+        final_current_time: P.samples.length ? P.samples[P.samples.length - 1].ct : null,
+    };
+}
+
+async function main() {
+    server = await startPageServer();
+    const origin = `http://127.0.0.1:${server.address().port}`;
+    userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bar-hls-players-'));
+    log(`chromium ${args.chromium}, page origin ${origin}, ${args.cases.length} case(s), ${args.seconds}s`);
+    const b = await chromium.launch({
+        executablePath: args.chromium,
+        headless: true,
+        timeout: 30000,
+        args: [
+            '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+            '--disable-component-update', '--disable-sync', '--no-first-run',
+            '--disable-quic', '--autoplay-policy=no-user-gesture-required',
+            '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
+            '--disable-backgrounding-occluded-windows',
+        ],
+    });
+    browser = b;
+
+    const t0 = Date.now();
+    const pages = [];
+    for (const c of args.cases) {
+        c.pageOrigin = origin;
+        const ctx = await b.newContext({ viewport: { width: 660, height: 380 } });
+        const page = await ctx.newPage();
+        const pt0 = Date.now();
+        watch(page, c, pt0);
+        const cfg = MODES[c.player][c.mode];
+        const url = `${origin}/?player=${c.player}&mode=${c.mode}&src=${encodeURIComponent(c.url)}`
+                  + `&cfg=${encodeURIComponent(JSON.stringify(cfg))}${args.debug ? '&debug=1' : ''}`;
+        await page.goto(url, { waitUntil: 'load', timeout: 20000 });
+        pages.push({ c, page, ctx, pt0 });
+    }
+
+    const endAt = t0 + args.seconds * 1000;
+    let progressAt = t0 + 10000;
+    while (Date.now() < endAt) {
+        await new Promise((r) => setTimeout(r, Math.min(1000, Math.max(0, endAt - Date.now()))));
+        if (Date.now() >= progressAt) {
+            progressAt += 10000;
+            for (const { c, page } of pages) {
+                const p = await page.evaluate(() => {
+                    const P = window.__P;
+                    const s = P.samples[P.samples.length - 1];
+                    return { ct: s ? s.ct : null, lat: s ? s.latency : null, stalls: P.stalls.length,
+                             fatal: P.errors.filter((e) => e.fatal).length,
+                             frames: P.frames.length ? P.frames[P.frames.length - 1][1] : 0 };
+                }).catch(() => null);
+                if (p) log(`${c.id}: ct=${p.ct} frames=${p.frames} latency=${p.lat === null ? '-' : p.lat.toFixed(2)} stalls=${p.stalls} fatal=${p.fatal} http_errors=${c.httpErrors.length}`);
+            }
+        }
+    }
+
+    const result = { seconds: args.seconds, warmup: args.warmup, cases: {} };
+    for (const { c, page } of pages) {
+        const P = await page.evaluate(() => {
+            const P = window.__P;
+            return { version: P.version, cfg: P.cfg, events: P.events, errors: P.errors, samples: P.samples,
+                     frames: P.frames, firstFrameAt: P.firstFrameAt, firstPlayingAt: P.firstPlayingAt,
+                     waitingSince: P.waitingSince, stalls: P.stalls, seekWaits: P.seekWaits };
+        }).catch((e) => ({ version: null, cfg: null, events: [], errors: [{ fatal: true, source: 'harness', message: String(e) }],
+                            samples: [], frames: [], firstFrameAt: null, firstPlayingAt: null, waitingSince: null,
+                            stalls: [], seekWaits: 0 }));
+        c.P = P;
+    }
+    await cleanup();
+
+    for (const { c } of pages) {
+        let dir = null;
+        if (args.out) {
+            dir = path.join(args.out, c.id);
+            fs.mkdirSync(dir, { recursive: true });
+            fs.writeFileSync(path.join(dir, 'requests.jsonl'), c.requests.map((r) => JSON.stringify(r)).join('\n') + '\n');
+            fs.writeFileSync(path.join(dir, 'events.json'), JSON.stringify({ events: c.P.events, errors: c.P.errors, stalls: c.P.stalls, console: c.console }, null, 1) + '\n');
+            fs.writeFileSync(path.join(dir, 'samples.json'), JSON.stringify({ samples: c.P.samples, frames: c.P.frames }) + '\n');
+        }
+        if (args.check && c.playlists.length) {
+            const file = path.join(dir || userDataDirFallback(), `playlists-${c.id}.jsonl`);
+            c.playlists.sort((a, b) => a.t - b.t);
+            fs.writeFileSync(file, c.playlists.map((p) => JSON.stringify(p)).join('\n') + '\n');
+            const r = await checkPlaylists(file);
+            if (r.error) c.checkError = r.error;
+            else c.violations = r.violations;
+            if (!dir) fs.rmSync(file, { force: true });
+        }
+        result.cases[c.id] = summarize(c, c.P);
+        if (dir) fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify(result.cases[c.id], null, 1) + '\n');
+    }
+    process.stdout.write(JSON.stringify(result, null, 1) + '\n');
+    finished = true;
+    return 0;
+}
+
+let fallbackDir = null;
+function userDataDirFallback() {
+    fallbackDir = fallbackDir || fs.mkdtempSync(path.join(os.tmpdir(), 'bar-hls-players-check-'));
+    return fallbackDir;
+}
+
+main().then((code) => {
+    if (fallbackDir) fs.rmSync(fallbackDir, { recursive: true, force: true });
+    process.exit(code);
+}, async (e) => {
+    process.stderr.write(`players.mjs: ${e && e.stack ? e.stack : e}\n`);
+    await cleanup();
+    process.exit(1);
+});
