@@ -1,0 +1,751 @@
+package BarHls::Checker;
+
+# A playlist checker: HLS media and multivariant playlists against the
+# rules of RFC 8216bis (draft-pantos-hls-rfc8216bis-22, Low-Latency HLS
+# included) that a program can check, and the concrete ones of Apple's
+# HLS Authoring Specification.  Plain Perl, no nginx needed.
+#
+#     my $c = BarHls::Checker->new;
+#     my @v = $c->check($url, $text);      # stateful per URL (no query)
+#     my @v = BarHls::Checker::check_text($text);   # one playlist alone
+#     $c->reset;                           # forget every URL (restart)
+#
+# Each violation is a hash { rule, level, line, message } and prints as
+# "rule (LEVEL): message [line N]" (to_string).  LEVEL is MUST (the RFC's
+# MUST / MUST NOT / REQUIRED), SHOULD (its SHOULD / SHOULD NOT) or APPLE
+# (the authoring specification).  A test fails on any of them.
+#
+# The stateful checks compare a playlist with the previous playlists of
+# the same URL (query string dropped, so blocking reloads and delta
+# updates share the history): MEDIA-SEQUENCE and DISCONTINUITY-SEQUENCE
+# never go down, TARGETDURATION never changes, a Media Sequence Number
+# keeps its URI, duration, date and Discontinuity Sequence Number, a URI
+# keeps its number, a delta update's EXT-X-SKIP agrees with what the full
+# playlist listed, and a preload hint comes true (its URI is listed as a
+# part once the playlist has moved past it).  The history assumes the
+# playlists come in the order the server made them: feed it one client's
+# sequential requests, and reset() when nginx restarts (its zone and
+# counters start over then).
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use Time::Local ();
+
+our @EXPORT_OK = qw(check_text parse to_string);
+
+# how close two decimal durations must be (they are printed to 1 ms)
+my $EPS = 0.0005 + 1e-9;
+
+# ------------------------------------------------------------- parsing
+
+# attribute types (4.2) of the tags we check; other attributes are
+# ignored as clients must
+my %ATTR = (
+    'EXT-X-PART' => { URI => 'q', DURATION => 'f', INDEPENDENT => 'YES',
+                      BYTERANGE => 'q', GAP => 'YES' },
+    'EXT-X-PART-INF' => { 'PART-TARGET' => 'f' },
+    'EXT-X-SERVER-CONTROL' => { 'CAN-SKIP-UNTIL' => 'f',
+                                'CAN-SKIP-DATERANGES' => 'YES',
+                                'HOLD-BACK' => 'f', 'PART-HOLD-BACK' => 'f',
+                                'CAN-BLOCK-RELOAD' => 'YES' },
+    'EXT-X-PRELOAD-HINT' => { TYPE => 'PART|MAP', URI => 'q',
+                              'BYTERANGE-START' => 'i',
+                              'BYTERANGE-LENGTH' => 'i' },
+    'EXT-X-SKIP' => { 'SKIPPED-SEGMENTS' => 'i',
+                      'RECENTLY-REMOVED-DATERANGES' => 'q' },
+    'EXT-X-MAP' => { URI => 'q', BYTERANGE => 'q' },
+    'EXT-X-RENDITION-REPORT' => { URI => 'q', 'LAST-MSN' => 'i',
+                                  'LAST-PART' => 'i' },
+    'EXT-X-STREAM-INF' => { BANDWIDTH => 'i', 'AVERAGE-BANDWIDTH' => 'i',
+                            CODECS => 'q', RESOLUTION => 'r',
+                            'FRAME-RATE' => 'f', SCORE => 'f',
+                            'HDCP-LEVEL' => 'TYPE-0|TYPE-1|NONE',
+                            AUDIO => 'q', VIDEO => 'q', SUBTITLES => 'q' },
+);
+my %REQUIRED = (
+    'EXT-X-PART' => [qw(URI DURATION)],
+    'EXT-X-PART-INF' => ['PART-TARGET'],
+    'EXT-X-PRELOAD-HINT' => [qw(TYPE URI)],
+    'EXT-X-SKIP' => ['SKIPPED-SEGMENTS'],
+    'EXT-X-MAP' => ['URI'],
+    'EXT-X-RENDITION-REPORT' => [qw(URI LAST-MSN)],
+    'EXT-X-STREAM-INF' => ['BANDWIDTH'],
+);
+my %VALUE = (
+    q => qr/\A"[^"\r\n]*"\z/,
+    f => qr/\A-?[0-9]+(?:\.[0-9]+)?\z/,
+    i => qr/\A[0-9]{1,20}\z/,
+    r => qr/\A[0-9]+x[0-9]+\z/,
+);
+# tags that may appear once in a media playlist (4.4.3)
+my @ONCE = qw(EXT-X-TARGETDURATION EXT-X-MEDIA-SEQUENCE
+              EXT-X-DISCONTINUITY-SEQUENCE EXT-X-ENDLIST EXT-X-PLAYLIST-TYPE
+              EXT-X-I-FRAMES-ONLY EXT-X-PART-INF EXT-X-SERVER-CONTROL
+              EXT-X-VERSION EXT-X-INDEPENDENT-SEGMENTS EXT-X-START
+              EXT-X-SKIP);
+my %MEDIA_ONLY = map { $_ => 1 } qw(EXTINF EXT-X-TARGETDURATION
+    EXT-X-MEDIA-SEQUENCE EXT-X-DISCONTINUITY-SEQUENCE EXT-X-ENDLIST
+    EXT-X-PLAYLIST-TYPE EXT-X-I-FRAMES-ONLY EXT-X-PART-INF
+    EXT-X-SERVER-CONTROL EXT-X-BYTERANGE EXT-X-DISCONTINUITY EXT-X-KEY
+    EXT-X-MAP EXT-X-PROGRAM-DATE-TIME EXT-X-GAP EXT-X-BITRATE EXT-X-PART
+    EXT-X-SKIP EXT-X-PRELOAD-HINT EXT-X-RENDITION-REPORT);
+my %MULTI_ONLY = map { $_ => 1 } qw(EXT-X-MEDIA EXT-X-STREAM-INF
+    EXT-X-I-FRAME-STREAM-INF EXT-X-SESSION-DATA EXT-X-SESSION-KEY
+    EXT-X-CONTENT-STEERING);
+
+sub violation {
+    my ($rule, $level, $line, $msg) = @_;
+    return { rule => $rule, level => $level, line => $line, message => $msg };
+}
+
+sub to_string {
+    my ($v) = @_;
+    return "$v->{rule} ($v->{level}): $v->{message}"
+           . (defined $v->{line} ? " [line $v->{line}]" : '');
+}
+
+# "2026-11-25T09:08:00.614Z" (or +hh:mm) -> epoch seconds, or undef
+sub parse_date {
+    my ($s) = @_;
+    my ($y, $mo, $d, $h, $mi, $sec, $frac, $tz) = $s =~
+        /\A(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)\z/
+        or return;
+    my $t = eval { Time::Local::timegm($sec, $mi, $h, $d, $mo - 1, $y) };
+    return unless defined $t;
+    $t += $frac if defined $frac;
+    if ($tz ne 'Z') {
+        my ($sign, $th, $tm) = $tz =~ /([+-])(\d\d):?(\d\d)/;
+        $t -= ($sign eq '-' ? -1 : 1) * ($th * 3600 + $tm * 60);
+    }
+    return $t;
+}
+
+# attribute list (4.2) -> ({NAME => raw value}, error or undef)
+sub parse_attrs {
+    my ($s) = @_;
+    my %a;
+    pos($s) = 0;
+    while (pos($s) < length $s) {
+        $s =~ /\G([A-Z0-9-]+)=("[^"\r\n]*"|[^",\s]+)(?:,|\z)/gc
+            or return (\%a, 'bad attribute list at "' . substr($s, pos($s) // 0, 30) . '"');
+        return (\%a, "attribute $1 twice") if exists $a{$1};
+        $a{$1} = $2;
+    }
+    return (\%a, undef);
+}
+
+sub unquote { my ($v) = @_; return defined $v && $v =~ /\A"(.*)"\z/s ? $1 : $v }
+
+# A playlist's structure, and the syntax violations found on the way:
+# { type => media|multivariant, version, target, sequence, dseq,
+#   independent, endlist, part_target, sc => {attrs}, skip => n, skip_line,
+#   hints => [{type, uri, line}], segments => [seg], open => [part],
+#   variants => [{attrs, uri, line}], first_segment_line, map_lines => [] }
+# seg: { uri, msn, duration, extinf_line, pdt, pdt_line, disc, dnum, map,
+#        gap, parts => [part], line };  part: { uri, duration, independent,
+#        gap, line }
+sub parse {
+    my ($text) = @_;
+    my @v;
+    my %pl = (segments => [], open => [], hints => [], variants => [],
+              tags => {}, sc => {});
+    $text //= '';
+    if ($text =~ /\A\xEF\xBB\xBF/) {
+        push @v, violation('bom', 'MUST', 1, 'a Byte Order Mark (4.1)');
+    }
+    if ($text =~ /([\x00-\x09\x0B\x0C\x0E-\x1F\x7F])/) {
+        push @v, violation('control-character', 'MUST', undef,
+                           sprintf('control character 0x%02x (4.1)', ord $1));
+    }
+    my @lines = split /\r?\n/, $text, -1;
+    pop @lines if @lines && $lines[-1] eq '';
+    if (!@lines || $lines[0] ne '#EXTM3U') {
+        push @v, violation('extm3u', 'MUST', 1, 'the first line is not #EXTM3U (4.4.1.1)');
+        return (\%pl, @v);
+    }
+    my (%seg, @parts_of_next, $dnum_add, $pending_uri_for);
+    my $map;
+    $dnum_add = 0;
+    my $msn_next;       # set once MEDIA-SEQUENCE (or its absence) is known
+    for my $n (1 .. $#lines) {
+        my $line = $lines[$n];
+        my $ln = $n + 1;
+        next if $line eq '';
+        if ($line !~ /^#/) {
+            # a URI line
+            if ($pending_uri_for) {
+                $pending_uri_for->{uri} = $line;
+                undef $pending_uri_for;
+                next;
+            }
+            $pl{first_segment_line} //= $ln;
+            my %s = (%seg, uri => $line, line => $ln, parts => [@parts_of_next],
+                     map => $map, dnum_add => $dnum_add);
+            push @v, violation('extinf-required', 'MUST', $ln, "segment $line has no EXTINF (4.4.4.1)")
+                unless defined $s{duration};
+            push @{ $pl{segments} }, \%s;
+            %seg = ();
+            @parts_of_next = ();
+            next;
+        }
+        next unless $line =~ /^#EXT/;
+        my ($name, $value) = $line =~ /^(#EXT[A-Z0-9-]*)(?::(.*))?$/;
+        if (!defined $name) {
+            push @v, violation('tag-syntax', 'MUST', $ln, "malformed tag line $line");
+            next;
+        }
+        $name =~ s/^#//;
+        $pl{tags}{$name}++;
+        my ($attrs, $err);
+        if ($ATTR{$name}) {
+            ($attrs, $err) = parse_attrs($value // '');
+            if (defined $err) {
+                push @v, violation('attribute-list', 'MUST', $ln, "$name: $err (4.2)");
+            }
+            for my $k (sort keys %$attrs) {
+                my $type = $ATTR{$name}{$k} or next;
+                my $raw = $attrs->{$k};
+                my $ok = $VALUE{$type} ? $raw =~ $VALUE{$type}
+                       : $raw =~ /\A(?:$type)\z/;
+                push @v, violation('attribute-value', 'MUST', $ln, "$name $k=$raw is not of its type (4.2)")
+                    unless $ok;
+            }
+            for my $k (@{ $REQUIRED{$name} || [] }) {
+                push @v, violation('attribute-required', 'MUST', $ln, "$name without $k")
+                    unless exists $attrs->{$k};
+            }
+        }
+        if ($name eq 'EXT-X-VERSION') {
+            if (($value // '') =~ /\A[0-9]+\z/) { $pl{version} = $value }
+            else { push @v, violation('tag-syntax', 'MUST', $ln, "EXT-X-VERSION:$value") }
+        } elsif ($name eq 'EXT-X-TARGETDURATION') {
+            if (($value // '') =~ /\A[0-9]+\z/ && $value >= 1) { $pl{target} = $value }
+            else { push @v, violation('targetduration-syntax', 'MUST', $ln, "EXT-X-TARGETDURATION:" . ($value // '') . ' is not a decimal-integer >= 1 (4.4.3.1)') }
+        } elsif ($name eq 'EXT-X-MEDIA-SEQUENCE' || $name eq 'EXT-X-DISCONTINUITY-SEQUENCE') {
+            my $key = $name eq 'EXT-X-MEDIA-SEQUENCE' ? 'sequence' : 'dseq';
+            if (($value // '') =~ /\A[0-9]{1,20}\z/) { $pl{$key} = $value }
+            else { push @v, violation('tag-syntax', 'MUST', $ln, "$name:" . ($value // '')) }
+            push @v, violation("$key-placement", 'MUST', $ln, "$name after the first segment (4.4.3.2/3)")
+                if $pl{first_segment_line} || @parts_of_next || %seg;
+            push @v, violation('dseq-placement', 'MUST', $ln, 'EXT-X-DISCONTINUITY-SEQUENCE after an EXT-X-DISCONTINUITY (4.4.3.3)')
+                if $key eq 'dseq' && $dnum_add;
+        } elsif ($name eq 'EXT-X-INDEPENDENT-SEGMENTS') {
+            $pl{independent} = 1;
+        } elsif ($name eq 'EXT-X-ENDLIST') {
+            $pl{endlist} = 1;
+        } elsif ($name eq 'EXTINF') {
+            if (($value // '') =~ /\A([0-9]+(?:\.[0-9]+)?),(.*)\z/) {
+                $seg{duration} = $1;
+                $seg{extinf_line} = $ln;
+            } else {
+                push @v, violation('extinf-syntax', 'MUST', $ln, 'EXTINF:' . ($value // '') . ' (4.4.4.1)');
+                $seg{duration} = 0;
+            }
+        } elsif ($name eq 'EXT-X-PROGRAM-DATE-TIME') {
+            my $t = parse_date($value // '');
+            push @v, violation('pdt-syntax', 'MUST', $ln, 'EXT-X-PROGRAM-DATE-TIME:' . ($value // '') . ' is not an ISO 8601 date with time zone (4.4.4.6)')
+                unless defined $t;
+            $seg{pdt} = $t;
+            $seg{pdt_line} = $ln;
+            push @v, violation('tags-before-first-part', 'MUST', $ln, 'EXT-X-PROGRAM-DATE-TIME after an EXT-X-PART of its segment (4.4.4.9)')
+                if @parts_of_next;
+        } elsif ($name eq 'EXT-X-DISCONTINUITY') {
+            $seg{disc} = 1;
+            $dnum_add++;
+            push @v, violation('tags-before-first-part', 'MUST', $ln, 'EXT-X-DISCONTINUITY after an EXT-X-PART of its segment (4.4.4.9)')
+                if @parts_of_next;
+        } elsif ($name eq 'EXT-X-GAP') {
+            $seg{gap} = 1;
+        } elsif ($name eq 'EXT-X-MAP') {
+            $map = unquote($attrs->{URI});
+            push @{ $pl{map_lines} }, $ln;
+            push @v, violation('tags-before-first-part', 'MUST', $ln, 'EXT-X-MAP after an EXT-X-PART of its segment (4.4.4.9)')
+                if @parts_of_next;
+        } elsif ($name eq 'EXT-X-PART') {
+            push @parts_of_next, { uri => unquote($attrs->{URI}), duration => $attrs->{DURATION},
+                                   independent => ($attrs->{INDEPENDENT} // '') eq 'YES',
+                                   gap => ($attrs->{GAP} // '') eq 'YES', line => $ln,
+                                   map => $map };
+        } elsif ($name eq 'EXT-X-PART-INF') {
+            $pl{part_target} = $attrs->{'PART-TARGET'};
+        } elsif ($name eq 'EXT-X-SERVER-CONTROL') {
+            $pl{sc} = $attrs;
+        } elsif ($name eq 'EXT-X-PRELOAD-HINT') {
+            push @{ $pl{hints} }, { type => $attrs->{TYPE} // '', uri => unquote($attrs->{URI}), line => $ln };
+        } elsif ($name eq 'EXT-X-SKIP') {
+            $pl{skip} = $attrs->{'SKIPPED-SEGMENTS'};
+            $pl{skip_line} = $ln;
+            push @v, violation('skip-placement', 'MUST', $ln, 'EXT-X-SKIP after the first segment (4.4.5.2: it replaces the oldest segments)')
+                if $pl{first_segment_line} || @parts_of_next;
+        } elsif ($name eq 'EXT-X-STREAM-INF') {
+            my %var = (attrs => $attrs, line => $ln);
+            push @{ $pl{variants} }, \%var;
+            $pending_uri_for = \%var;
+        }
+    }
+    push @v, violation('stream-inf-uri', 'MUST', $pending_uri_for->{line}, 'EXT-X-STREAM-INF without a URI line after it (4.4.6.2)')
+        if $pending_uri_for;
+    $pl{open} = \@parts_of_next;
+    $pl{open_map} = $map;
+    $pl{open_dnum_add} = $dnum_add;
+    $pl{open_pdt} = $seg{pdt};
+    $pl{open_disc} = $seg{disc};
+    my $media = grep { $MEDIA_ONLY{$_} } keys %{ $pl{tags} };
+    my $multi = grep { $MULTI_ONLY{$_} } keys %{ $pl{tags} };
+    if ($media && $multi) {
+        push @v, violation('mixed-playlist', 'MUST', undef, 'both Media Segment tags and Multivariant Playlist tags (4.4.4)');
+    }
+    $pl{type} = $multi ? 'multivariant' : 'media';
+    for my $tag (@ONCE) {
+        push @v, violation('tag-once', 'MUST', undef, "$tag appears $pl{tags}{$tag} times (4.4.3)")
+            if ($pl{tags}{$tag} // 0) > 1;
+    }
+    # numbers: MEDIA-SEQUENCE (or 0) counts the skipped segments too
+    my $msn = ($pl{sequence} // 0) + ($pl{skip} // 0);
+    my $dseq = $pl{dseq} // 0;
+    for my $s (@{ $pl{segments} }) {
+        $s->{msn} = $msn++;
+        $s->{dnum} = $dseq + ($s->{dnum_add} // 0);
+    }
+    $pl{open_msn} = $msn;
+    $pl{open_dnum} = $dseq + $dnum_add;
+    return (\%pl, @v);
+}
+
+# --------------------------------------------------------- one playlist
+
+# All violations of a playlist on its own.
+sub check_text {
+    my ($text) = @_;
+    my ($pl, @v) = parse($text);
+    return @v if !defined $pl->{type} || (@v && $v[0]{rule} eq 'extm3u');
+    return (@v, $pl->{type} eq 'multivariant' ? check_multivariant($pl) : check_media($pl));
+}
+
+sub check_media {
+    my ($pl) = @_;
+    my @v;
+    my @segs = @{ $pl->{segments} };
+    my $td = $pl->{target};
+    push @v, violation('targetduration-required', 'MUST', undef, 'no EXT-X-TARGETDURATION (4.4.3.1)')
+        unless defined $td;
+    my $version = $pl->{version} // 1;
+    my $has_parts = @{ $pl->{open} } || grep { @{ $_->{parts} } } @segs;
+
+    # versions (8): EXT-X-MAP in a media playlist needs 6, SKIP 9,
+    # decimal EXTINF 3
+    my $need = 1;
+    $need = 3 if grep { ($_->{duration} // '') =~ /\./ } @segs;
+    $need = 6 if $pl->{map_lines} && !$pl->{tags}{'EXT-X-I-FRAMES-ONLY'};
+    $need = 9 if defined $pl->{skip};
+    push @v, violation('version', 'MUST', undef, "EXT-X-VERSION $version, the tags need $need (8)")
+        if $version < $need;
+
+    # EXTINF vs TARGETDURATION (4.4.3.1)
+    if (defined $td) {
+        for my $s (@segs) {
+            next unless defined $s->{duration};
+            my $r = int($s->{duration} + 0.5);
+            push @v, violation('extinf-target', 'MUST', $s->{extinf_line},
+                               "EXTINF $s->{duration} rounds to $r > TARGETDURATION $td (4.4.3.1)")
+                if $r > $td;
+        }
+    }
+
+    # EXT-X-MAP before the first segment of an fMP4 playlist (4.4.4.5,
+    # 3.1.2: fMP4 segments need their Media Initialization Section)
+    my @fmp4 = grep { ($_->{uri} // '') =~ /\.(?:m4s|mp4|cmf[va])(?:\?|$)/ } @segs, @{ $pl->{open} };
+    if (@fmp4) {
+        my $first = $pl->{first_segment_line} // ($pl->{open}[0] && $pl->{open}[0]{line});
+        my $first_map = $pl->{map_lines} ? $pl->{map_lines}[0] : undef;
+        my $first_part = (map { $_->{line} } map { @{ $_->{parts} } } @segs)[0] // ($pl->{open}[0] && $pl->{open}[0]{line});
+        $first = $first_part if defined $first_part && (!defined $first || $first_part < $first);
+        push @v, violation('map-before-segment', 'MUST', $first, 'fMP4 media without an EXT-X-MAP before the first segment or part (4.4.4.5)')
+            if defined $first && (!defined $first_map || $first_map > $first) && !$pl->{skip};
+    }
+
+    # PROGRAM-DATE-TIME: increasing, no overlap of a second or more (6.2.1)
+    my $prev;
+    for my $s (@segs) {
+        if (defined $s->{pdt} && defined $prev && defined $prev->{pdt}) {
+            my $step = $s->{pdt} - $prev->{pdt};
+            push @v, violation('pdt-order', 'MUST', $s->{pdt_line},
+                               sprintf('PROGRAM-DATE-TIME goes back or stands (%+.3fs after the previous segment) (6.2.1)', $step))
+                if $step <= 0;
+            push @v, violation('pdt-overlap', 'MUST', $s->{pdt_line},
+                               sprintf('segment overlaps the previous one by %.3fs: only sub-second overlaps are allowed (6.2.1)',
+                                       $prev->{duration} - $step))
+                if $step > 0 && defined $prev->{duration} && $prev->{duration} - $step >= 1;
+        }
+        $prev = $s if defined $s->{pdt} || !defined $prev;
+        # a segment without its own date: extrapolate from the previous
+        $prev = { pdt => $prev->{pdt} + ($prev->{duration} // 0), duration => $s->{duration} }
+            if !defined $s->{pdt} && defined $prev->{pdt} && $prev != $s;
+    }
+    # 6.2.1: with dates, every EXT-X-DISCONTINUITY segment SHOULD have one
+    if (grep { defined $_->{pdt} } @segs) {
+        for my $s (grep { $_->{disc} && !defined $_->{pdt} } @segs) {
+            push @v, violation('pdt-after-discontinuity', 'SHOULD', $s->{line},
+                               "discontinuity segment $s->{uri} without EXT-X-PROGRAM-DATE-TIME (6.2.1)");
+        }
+    }
+
+    # live playlists: at least three target durations (6.2.2)
+    if (!$pl->{endlist} && defined $td && @segs && !defined $pl->{skip}) {
+        my $total = 0;
+        $total += $_->{duration} // 0 for @segs;
+        push @v, violation('live-duration', 'MUST', undef,
+                           sprintf('a live playlist of %.3fs < 3 x TARGETDURATION (6.2.2)', $total))
+            if $total + $EPS < 3 * $td && @segs >= 3;
+    }
+
+    # --- Low-Latency HLS
+    my $pt = $pl->{part_target};
+    push @v, violation('part-inf-required', 'MUST', undef, 'EXT-X-PART without EXT-X-PART-INF (4.4.3.7)')
+        if $has_parts && !defined $pt;
+    my $sc = $pl->{sc} || {};
+    if (defined $pt) {
+        my $phb = $sc->{'PART-HOLD-BACK'};
+        if (!defined $phb) {
+            push @v, violation('part-hold-back-required', 'MUST', undef, 'EXT-X-PART-INF without PART-HOLD-BACK (4.4.3.8)');
+        } elsif ($phb + $EPS < 2 * $pt) {
+            push @v, violation('part-hold-back-min', 'MUST', undef, "PART-HOLD-BACK $phb < 2 x PART-TARGET $pt (4.4.3.8)");
+        } elsif ($phb + $EPS < 3 * $pt) {
+            push @v, violation('part-hold-back-3x', 'SHOULD', undef, "PART-HOLD-BACK $phb < 3 x PART-TARGET $pt (4.4.3.8)");
+        }
+    }
+    if (defined $td) {
+        push @v, violation('hold-back-min', 'MUST', undef, "HOLD-BACK $sc->{'HOLD-BACK'} < 3 x TARGETDURATION $td (4.4.3.8)")
+            if defined $sc->{'HOLD-BACK'} && $sc->{'HOLD-BACK'} + $EPS < 3 * $td;
+        push @v, violation('can-skip-until-min', 'MUST', undef, "CAN-SKIP-UNTIL $sc->{'CAN-SKIP-UNTIL'} < 6 x TARGETDURATION $td (4.4.3.8)")
+            if defined $sc->{'CAN-SKIP-UNTIL'} && $sc->{'CAN-SKIP-UNTIL'} + $EPS < 6 * $td;
+    }
+    push @v, violation('can-skip-dateranges', 'MUST', undef, 'CAN-SKIP-DATERANGES without CAN-SKIP-UNTIL (4.4.3.8)')
+        if exists $sc->{'CAN-SKIP-DATERANGES'} && !exists $sc->{'CAN-SKIP-UNTIL'};
+
+    # part durations (4.4.4.9)
+    if (defined $pt) {
+        my @groups = ((map { [$_->{parts}, 1] } @segs), [$pl->{open}, 0]);
+        for my $g (@groups) {
+            my ($parts, $closed) = @$g;
+            for my $i (0 .. $#$parts) {
+                my $p = $parts->[$i];
+                next unless defined $p->{duration};
+                push @v, violation('part-duration-max', 'MUST', $p->{line},
+                                   "part $p->{uri} DURATION $p->{duration} > PART-TARGET $pt (4.4.4.9)")
+                    if $p->{duration} > $pt + 1e-9;
+                my $final = $i == $#$parts;
+                next if $final && !$closed;     # may still be the final one
+                next if $final || $p->{independent} || $p->{gap}
+                        || ($i < $#$parts && $parts->[$i + 1]{gap});
+                push @v, violation('part-duration-min', 'MUST', $p->{line},
+                                   "part $p->{uri} DURATION $p->{duration} < 85% of PART-TARGET $pt (4.4.4.9)")
+                    if $p->{duration} < 0.85 * $pt - 1e-9;
+            }
+        }
+        # a segment lists all its parts when the one before it still lists
+        # some: parts go in playlist order (6.2.2)
+        my @whole = map { $_ > 0 && @{ $segs[$_ - 1]{parts} } && @{ $segs[$_]{parts} } } 0 .. $#segs;
+        # a Parent Segment and its parts hold the same samples (3.2): the
+        # durations add up, give or take their rounding
+        for my $i (grep { $whole[$_] && defined $segs[$_]{duration} } 0 .. $#segs) {
+            my $s = $segs[$i];
+            my $sum = 0;
+            $sum += $_->{duration} // 0 for @{ $s->{parts} };
+            push @v, violation('part-sum', 'MUST', $s->{extinf_line},
+                               sprintf('parts of %s add up to %.3fs, EXTINF %s (3.2)', $s->{uri}, $sum, $s->{duration}))
+                if abs($sum - $s->{duration}) > 0.001 * @{ $s->{parts} } + 0.0015;
+        }
+        # with EXT-X-INDEPENDENT-SEGMENTS every segment starts with an
+        # independent frame, so its first part has one: INDEPENDENT=YES
+        # (4.4.4.9, SHOULD)
+        if ($pl->{independent}) {
+            my @firsts = map { $segs[$_]{parts}[0] } grep { $whole[$_] } 0 .. $#segs;
+            push @firsts, $pl->{open}[0]
+                if @{ $pl->{open} } && (!@segs || @{ $segs[-1]{parts} });
+            for my $p (grep { !$_->{independent} && !$_->{gap} } @firsts) {
+                push @v, violation('part-independent', 'SHOULD', $p->{line},
+                                   "first part $p->{uri} of a segment without INDEPENDENT=YES, under EXT-X-INDEPENDENT-SEGMENTS (4.4.4.9)");
+            }
+        }
+    }
+    # EXT-X-PART only near the live edge (6.2.2)
+    if (defined $td && $has_parts) {
+        my $after = 0;
+        $after += $_->{duration} // 0 for @{ $pl->{open} };
+        for my $s (reverse @segs) {
+            if (@{ $s->{parts} } && $after > 3 * $td + $EPS) {
+                push @v, violation('part-too-old', 'SHOULD', $s->{parts}[0]{line},
+                                   sprintf('EXT-X-PART tags of %s end %.3fs before the end of the playlist: remove them after 3 x TARGETDURATION = %ds (6.2.2)',
+                                           $s->{uri}, $after, 3 * $td));
+                last;
+            }
+            $after += $s->{duration} // 0;
+        }
+    }
+    # preload hints (4.4.5.3, 6.2.6)
+    my %types;
+    for my $h (@{ $pl->{hints} }) {
+        push @v, violation('preload-hint-type', 'MUST', $h->{line}, "EXT-X-PRELOAD-HINT TYPE=$h->{type} (4.4.5.3)")
+            unless $h->{type} =~ /\A(?:PART|MAP)\z/;
+        push @v, violation('preload-hint-once', 'SHOULD', $h->{line}, "more than one EXT-X-PRELOAD-HINT TYPE=$h->{type} (6.2.6)")
+            if $types{$h->{type}}++;
+        push @v, violation('preload-hint-endlist', 'MUST', $h->{line}, 'EXT-X-PRELOAD-HINT in a playlist with EXT-X-ENDLIST (4.4.5.3)')
+            if $pl->{endlist};
+        my $last = $pl->{open}[-1] ? $pl->{open}[-1]{line} : @segs ? $segs[-1]{line} : 0;
+        push @v, violation('preload-hint-placement', 'MUST', $h->{line}, 'EXT-X-PRELOAD-HINT before the last segment or part: it names the next resource')
+            if $h->{line} < $last;
+        my @listed = grep { defined $_->{uri} && defined $h->{uri} && $_->{uri} eq $h->{uri} }
+                     (map { @{ $_->{parts} } } @segs), @{ $pl->{open} };
+        push @v, violation('preload-hint-listed', 'MUST', $h->{line}, "EXT-X-PRELOAD-HINT names $h->{uri}, already listed as a part (6.2.6)")
+            if @listed && $h->{type} eq 'PART';
+        push @v, violation('preload-hint-without-parts', 'MUST', $h->{line}, 'TYPE=PART hint without EXT-X-PART-INF (4.4.3.7)')
+            if $h->{type} eq 'PART' && !defined $pt;
+    }
+    # EXT-X-SKIP (4.4.5.2)
+    if (defined $pl->{skip}) {
+        push @v, violation('skip-without-can-skip', 'MUST', $pl->{skip_line}, 'EXT-X-SKIP but no CAN-SKIP-UNTIL (6.2.5.1)')
+            unless defined $sc->{'CAN-SKIP-UNTIL'};
+        if (defined $sc->{'CAN-SKIP-UNTIL'}) {
+            # what stayed must be within reach of the Skip Boundary: a
+            # listed segment starting further than it from the end should
+            # have been skipped (its whole duration beyond the boundary)
+            my $after = 0;
+            for my $s (reverse @segs) {
+                $after += $s->{duration} // 0;
+                if ($after - ($s->{duration} // 0) > $sc->{'CAN-SKIP-UNTIL'} + $EPS) {
+                    push @v, violation('skip-boundary', 'MUST', $s->{line},
+                                       sprintf('%s lies %.3fs from the end, beyond the Skip Boundary %s, but was not skipped (6.2.5.1)',
+                                               $s->{uri}, $after - $s->{duration}, $sc->{'CAN-SKIP-UNTIL'}));
+                    last;
+                }
+            }
+        }
+    }
+    # Apple's HLS Authoring Specification, where concrete
+    if (@segs || @{ $pl->{open} }) {
+        push @v, violation('apple-independent-segments', 'APPLE', undef, 'no EXT-X-INDEPENDENT-SEGMENTS')
+            unless $pl->{independent};
+        push @v, violation('apple-program-date-time', 'APPLE', undef, 'a live playlist without EXT-X-PROGRAM-DATE-TIME')
+            if !$pl->{endlist} && @segs && !defined $pl->{skip} && !grep { defined $_->{pdt} } @segs;
+        push @v, violation('apple-ll-blocking', 'APPLE', undef, 'parts without CAN-BLOCK-RELOAD=YES: Low-Latency HLS needs blocking reloads')
+            if $has_parts && ($sc->{'CAN-BLOCK-RELOAD'} // '') ne 'YES';
+    }
+    return @v;
+}
+
+sub check_multivariant {
+    my ($pl) = @_;
+    my @v;
+    push @v, violation('multivariant-empty', 'MUST', undef, 'a multivariant playlist without EXT-X-STREAM-INF')
+        unless @{ $pl->{variants} };
+    for my $var (@{ $pl->{variants} }) {
+        my $a = $var->{attrs};
+        push @v, violation('stream-inf-codecs', 'SHOULD', $var->{line}, 'EXT-X-STREAM-INF without CODECS (4.4.6.2)')
+            unless defined $a->{CODECS};
+        push @v, violation('apple-average-bandwidth', 'APPLE', $var->{line}, 'EXT-X-STREAM-INF without AVERAGE-BANDWIDTH')
+            unless defined $a->{'AVERAGE-BANDWIDTH'};
+        my $video = !defined $a->{CODECS} || unquote($a->{CODECS}) =~ /\b(?:avc[13]|hvc1|hev1|av01|vp09)\b/;
+        if ($video) {
+            push @v, violation('stream-inf-resolution', 'SHOULD', $var->{line}, 'video EXT-X-STREAM-INF without RESOLUTION (4.4.6.2)')
+                unless defined $a->{RESOLUTION};
+            push @v, violation('apple-frame-rate', 'APPLE', $var->{line}, 'video EXT-X-STREAM-INF without FRAME-RATE')
+                unless defined $a->{'FRAME-RATE'};
+        }
+        push @v, violation('average-bandwidth-above-peak', 'MUST', $var->{line},
+                           "AVERAGE-BANDWIDTH $a->{'AVERAGE-BANDWIDTH'} > BANDWIDTH $a->{BANDWIDTH} (4.4.6.2: BANDWIDTH is the peak)")
+            if defined $a->{'AVERAGE-BANDWIDTH'} && defined $a->{BANDWIDTH}
+               && $a->{'AVERAGE-BANDWIDTH'} =~ /^\d+$/ && $a->{BANDWIDTH} =~ /^\d+$/
+               && $a->{'AVERAGE-BANDWIDTH'} > $a->{BANDWIDTH};
+        push @v, violation('stream-inf-bandwidth', 'MUST', $var->{line}, 'BANDWIDTH=0')
+            if ($a->{BANDWIDTH} // '') eq '0';
+    }
+    return @v;
+}
+
+# ---------------------------------------------------- successive reloads
+
+sub new {
+    my ($class, %o) = @_;
+    return bless { state => {}, %o }, $class;
+}
+
+sub reset { $_[0]{state} = {} }
+
+# the history key: the URL without its query (and fragment)
+sub key_of {
+    my ($url) = @_;
+    (my $k = $url // '') =~ s/[?#].*//s;
+    return $k;
+}
+
+# All violations of $text, fetched from $url, given what the earlier
+# playlists of that URL said.
+sub check {
+    my ($self, $url, $text) = @_;
+    my ($pl, @v) = parse($text);
+    return @v if @v && $v[0]{rule} eq 'extm3u';
+    push @v, $pl->{type} eq 'multivariant' ? check_multivariant($pl) : check_media($pl);
+    return @v if $pl->{type} ne 'media';
+    my $st = $self->{state}{ key_of($url) } //= { msn => {}, uri => {} };
+    push @v, $self->compare($st, $pl);
+    $self->remember($st, $pl);
+    return @v;
+}
+
+sub compare {
+    my ($self, $st, $pl) = @_;
+    my @v;
+    return @v unless $st->{seen};
+    if (defined $pl->{target} && defined $st->{target} && $pl->{target} != $st->{target}) {
+        push @v, violation('targetduration-changed', 'MUST', undef,
+                           "EXT-X-TARGETDURATION changed from $st->{target} to $pl->{target} (6.2.1)");
+    }
+    my $seq = $pl->{sequence} // 0;
+    if ($seq < $st->{sequence}) {
+        push @v, violation('media-sequence-decreased', 'MUST', undef,
+                           "EXT-X-MEDIA-SEQUENCE went from $st->{sequence} down to $seq (6.2.2)");
+    }
+    my $dseq = $pl->{dseq} // 0;
+    if ($dseq < $st->{dseq}) {
+        push @v, violation('discontinuity-sequence-decreased', 'MUST', undef,
+                           "EXT-X-DISCONTINUITY-SEQUENCE went from $st->{dseq} down to $dseq (6.2.2)");
+    }
+    # a delta update: the skipped count agrees with the full playlist
+    if (defined $pl->{skip} && @{ $pl->{segments} }) {
+        my $first = $pl->{segments}[0];
+        my $known = $st->{uri}{ $first->{uri} };
+        push @v, violation('skip-count', 'MUST', $pl->{skip_line},
+                           "EXT-X-SKIP:SKIPPED-SEGMENTS=$pl->{skip} puts $first->{uri} at $first->{msn}, the full playlist had it at $known (4.4.5.2)")
+            if defined $known && $known != $first->{msn};
+    }
+    for my $s (@{ $pl->{segments} }) {
+        my $old = $st->{msn}{ $s->{msn} };
+        if ($old) {
+            if ($old->{uri} ne $s->{uri}) {
+                push @v, violation('msn-uri-changed', 'MUST', $s->{line},
+                                   "Media Sequence Number $s->{msn} was $old->{uri}, now $s->{uri} (6.2.2: consistent, unique numbers)");
+                next;
+            }
+            push @v, violation('extinf-changed', 'MUST', $s->{extinf_line},
+                               "EXTINF of $s->{uri} changed from $old->{duration} to $s->{duration} (6.2.1: only appending is allowed)")
+                if defined $old->{duration} && defined $s->{duration}
+                   && abs($old->{duration} - $s->{duration}) > $EPS;
+            push @v, violation('pdt-changed', 'MUST', $s->{pdt_line},
+                               sprintf('EXT-X-PROGRAM-DATE-TIME of %s moved by %+.3fs (6.2.1)', $s->{uri}, $s->{pdt} - $old->{pdt}))
+                if defined $old->{pdt} && defined $s->{pdt} && abs($old->{pdt} - $s->{pdt}) > 0.0011;
+            push @v, violation('discontinuity-number-changed', 'MUST', $s->{line},
+                               "$s->{uri} had Discontinuity Sequence Number $old->{dnum}, now $s->{dnum} (6.2.2)")
+                if defined $old->{dnum} && !defined $pl->{skip} && $old->{dnum} != $s->{dnum};
+        }
+        my $was = $st->{uri}{ $s->{uri} };
+        push @v, violation('uri-msn-changed', 'MUST', $s->{line},
+                           "$s->{uri} was Media Sequence Number $was, now $s->{msn} (6.2.2)")
+            if defined $was && $was != $s->{msn} && !($old && $old->{uri} ne $s->{uri});
+    }
+    # the last playlist's preload hint must come true: once this playlist
+    # has moved past where the hint stood, the URI is listed as a part
+    if (my $h = $st->{hint}) {
+        my @parts = ((map { @{ $_->{parts} } } @{ $pl->{segments} }), @{ $pl->{open} });
+        my %listed = map { ($_->{uri} // '') => 1 } @parts;
+        my ($now) = grep { $_->{type} eq 'PART' } @{ $pl->{hints} };
+        my $moved = $pl->{open_msn} > $h->{msn}
+                    || ($pl->{open_msn} == $h->{msn} && @{ $pl->{open} } > $h->{n});
+        push @v, violation('preload-hint-broken', 'MUST', $now ? $now->{line} : undef,
+                           "the earlier playlist hinted $h->{uri}, this one moved past it without listing it (6.2.6: a hinted resource MUST be available; the URI MUST match the part added later, 4.4.5.3)")
+            if $moved && !$listed{ $h->{uri} } && !($now && $now->{uri} eq $h->{uri})
+               && (grep { $_->{msn} == $h->{msn} && @{ $_->{parts} } } @{ $pl->{segments} }, { msn => $pl->{open_msn}, parts => $pl->{open} });
+    }
+    return @v;
+}
+
+sub remember {
+    my ($self, $st, $pl) = @_;
+    $st->{seen}++;
+    $st->{target} = $pl->{target} if defined $pl->{target};
+    $st->{sequence} = $pl->{sequence} // 0;
+    $st->{dseq} = $pl->{dseq} // 0;
+    for my $s (@{ $pl->{segments} }) {
+        $st->{msn}{ $s->{msn} } = { uri => $s->{uri}, duration => $s->{duration},
+                                    pdt => $s->{pdt}, dnum => defined $pl->{skip} ? undef : $s->{dnum} };
+        $st->{uri}{ $s->{uri} } = $s->{msn};
+    }
+    # keep the history bounded: numbers far below the window go
+    my $low = ($pl->{sequence} // 0) - 64;
+    for my $m (grep { $_ < $low } keys %{ $st->{msn} }) {
+        my $old = delete $st->{msn}{$m};
+        delete $st->{uri}{ $old->{uri} } if ($st->{uri}{ $old->{uri} } // -1) == $m;
+    }
+    my ($h) = grep { $_->{type} eq 'PART' } @{ $pl->{hints} };
+    $st->{hint} = $h ? { uri => $h->{uri}, msn => $pl->{open_msn}, n => scalar @{ $pl->{open} } } : undef;
+}
+
+# ------------------------------------------------ the test-suite hook
+
+# BarHls::Test (http_get, check_body) and BarHls::Http / BarHls::Fault
+# call test_response() with every answer they get; every 200 answer that
+# is a playlist goes through one shared checker, and each violation fails
+# a test (Test::More::ok) named "playlist checker: URL: rule ...".  The
+# same rule on the same URL fails once per nginx instance (a playlist
+# polled 50 times would otherwise fail 50 times); the history is dropped
+# when nginx's master pid changes (a restart starts the zone over).
+# BAR_HLS_CHECK_PLAYLISTS=0 turns the hook off.  An END block prints how
+# many playlists were checked.
+
+our $Shared;
+our %Count = (checked => 0, violations => 0, reported => 0);
+my (%reported, $hook_pid);
+
+sub hook_enabled { return ($ENV{BAR_HLS_CHECK_PLAYLISTS} // 1) ne '0' }
+
+# test_response($url, $status, $body, stateless => 1): stateless for
+# answers that arrived in parallel (no order to compare in)
+sub test_response {
+    my ($url, $status, $body, %o) = @_;
+    return unless hook_enabled() && defined $body && ($status // 0) == 200
+                  && $body =~ /\A(?:\xEF\xBB\xBF)?#EXTM3U/;
+    my $pid = defined &BarHls::Test::nginx_master_pid
+              ? eval { BarHls::Test::nginx_master_pid() } : undef;
+    $Shared //= BarHls::Checker->new;
+    if (($pid // '') ne ($hook_pid // '')) {
+        $Shared->reset;
+        %reported = ();
+        $hook_pid = $pid;
+    }
+    $Count{checked}++;
+    my @v = $o{stateless} ? check_text($body) : $Shared->check($url, $body);
+    my $key = key_of($url);
+    for my $v (@v) {
+        $Count{violations}++;
+        next if $reported{"$key $v->{rule}"}++;
+        $Count{reported}++;
+        Test::More::ok(0, "playlist checker: $url: " . to_string($v))
+            or Test::More::diag("the playlist:\n$body");
+    }
+    return @v;
+}
+
+# For Test::Nginx's add_response_body_check: the request line of
+# response $idx (request or pipelined_requests), then test_response().
+sub test_body {
+    my ($block, $body, $idx) = @_;
+    return unless defined $body && $body =~ /\A#EXTM3U/;
+    my $req = $block->can('pipelined_requests') && $block->pipelined_requests
+              ? $block->pipelined_requests->[$idx // 0] : $block->request;
+    $req = $req->[$idx // 0] if ref $req eq 'ARRAY';
+    $req = $$req if ref $req eq 'SCALAR';
+    my ($path) = ($req // '') =~ m{^\s*(?:GET|HEAD)\s+(\S+)};
+    $path //= '/' . ($block->name // 'block');
+    my $url = defined &BarHls::Test::nginx_url ? BarHls::Test::nginx_url($path) : $path;
+    return test_response($url, 200, $body);
+}
+
+END {
+    Test::More::diag("playlist checker: $Count{checked} playlists checked, "
+                     . "$Count{violations} violations ($Count{reported} reported)")
+        if $Count{checked} && hook_enabled();
+}
+
+1;
