@@ -13,7 +13,8 @@
 // (low latency off, for players whose default is on).
 //
 // Every case plays in its own page (and browser context) of one Chromium,
-// all at the same time, for --seconds.  The page origin (a tiny HTTP
+// all at the same time, each for --seconds after its first frame (a page
+// that shows none gives up 20 s later).  The page origin (a tiny HTTP
 // server on 127.0.0.1 that serves the page and the players' scripts from
 // node_modules) differs from the stream's, so every request is CORS.
 //
@@ -33,12 +34,15 @@
 // Prints one JSON object on stdout: {cases: {ID: summary}}; summary has
 // first_frame_s, stalls (waiting after the first frame, seeks excluded),
 // fatal (the first fatal error), http_errors (4xx/5xx and failed requests
-// but the player's own aborts), fps (frames shown per wall second over the
-// steady part: after --warmup seconds of play), media_rate (mediaTime
-// advanced per wall second), latency {median, p90, n} (s behind the wall
-// clock) and playlist_violations (the checker's findings).
+// but the player's own aborts), and over the steady part (from --warmup s
+// to --seconds s after the first frame): fps (frames decoded per wall
+// second, getVideoPlaybackQuality; fps_presented: the frames
+// requestVideoFrameCallback saw), media_rate (the median of currentTime's
+// advance per wall second, sample to sample), media_advanced_s, latency
+// {median, p90, n} (s behind the wall clock), and playlist_violations
+// (the checker's findings).
 //
-// The run is bounded: a hard deadline of --seconds + 90 s closes the
+// The run is bounded: a hard deadline of --seconds + 110 s closes the
 // browser (the only process this script starts, with the checker) and
 // exits 1.  Exit code 0 when every case ran (whether it played well or not
 // is for the caller to judge), 2 on a usage error.
@@ -55,6 +59,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
 const NM = path.join(ROOT, 'node_modules');
 const SAMPLE_MS = 250;
+const STARTUP_S = 20;          // the longest start-up waited for
 
 // the players' scripts, served to the page under /lib/NAME
 const LIBS = {
@@ -313,9 +318,20 @@ const PAGE = `<!doctype html>
             programTime = function () {
                 const tech = vp.tech({ IWillNotUseThisInPlugins: true });
                 const vhs = tech && tech.vhs;
+                // the segment playing, its EXT-X-PROGRAM-DATE-TIME and the
+                // start VHS found for it on the player's timeline
+                const media = vhs && vhs.playlists && vhs.playlists.media && vhs.playlists.media();
+                const ct = vp.currentTime();
+                if (media && media.segments) {
+                    for (const sg of media.segments) {
+                        if (sg.dateTimeObject && typeof sg.start === 'number' && typeof sg.end === 'number'
+                            && ct >= sg.start && ct < sg.end) {
+                            return sg.dateTimeObject.getTime() + (ct - sg.start) * 1000;
+                        }
+                    }
+                }
                 if (!vhs || !vhs.convertToProgramTime || asking) return cached;
                 asking = true;
-                const ct = vp.currentTime();
                 vhs.convertToProgramTime(ct, function (err, r) {
                     asking = false;
                     if (err || !r || !r.programDateTime) { cached = null; return; }
@@ -348,7 +364,9 @@ const PAGE = `<!doctype html>
         try { pt = programTime(); } catch (e) { pt = null; }
         const now = Date.now();
         if (P.samples.length < 20000) {
+            const q = video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality() : null;
             P.samples.push({ t: +P.rel().toFixed(3), ct: +video.currentTime.toFixed(3),
+                             decoded: q ? q.totalVideoFrames : null, dropped: q ? q.droppedVideoFrames : null,
                              playing: !video.paused && video.readyState >= 3 && P.waitingSince === null,
                              rate: video.playbackRate, buffered: ranges(video.buffered),
                              latency: pt === null ? null : (now - pt) / 1000 });
@@ -470,7 +488,7 @@ const hardDeadline = setTimeout(async () => {
     process.stderr.write('players.mjs: hard deadline reached, giving up\n');
     await cleanup();
     process.exit(1);
-}, (args.seconds + 90) * 1000);
+}, (args.seconds + STARTUP_S + 90) * 1000);
 hardDeadline.unref();
 
 function isPlaylist(url) {
@@ -489,6 +507,8 @@ function watch(page, c, t0) {
     page.on('request', (r) => {
         if (r.url().startsWith(c.pageOrigin)) return;
         const e = { t: r3(rel()), method: r.method(), url: r.url(), status: null, t_headers: null, t_end: null };
+        const range = r.headers().range;
+        if (range) e.range = range;
         byReq.set(r, e);
         if (c.requests.length < 20000) c.requests.push(e);
     });
@@ -535,26 +555,49 @@ function watch(page, c, t0) {
 
 function summarize(c, P) {
     const firstFrame = P.firstFrameAt;
+    // the steady part: from --warmup s after the first frame to --seconds
+    // after it
     const steadyFrom = firstFrame === null ? null : firstFrame + args.warmup;
-    const frames = P.frames.filter((f) => steadyFrom !== null && f[0] >= steadyFrom);
-    let fps = null, mediaRate = null, frameGapMax = null;
+    const steadyTo = firstFrame === null ? null : firstFrame + args.seconds;
+    const inWindow = (t) => steadyFrom !== null && t >= steadyFrom && t <= steadyTo;
+    const frames = P.frames.filter((f) => inWindow(f[0]));
+    const win = P.samples.filter((s) => inWindow(s.t));
+    let fps = null, fpsPresented = null, mediaRate = null, frameGapMax = null, dropped = null;
+    if (win.length >= 2) {
+        const a = win[0], b = win[win.length - 1];
+        const dt = b.t - a.t;
+        if (dt > 0 && a.decoded !== null && b.decoded !== null) {
+            fps = (b.decoded - a.decoded) / dt;
+            dropped = b.dropped - a.dropped;
+        }
+        // the median of the sample-to-sample rates: a seek (a jump) does
+        // not count as playing fast
+        const rates = [];
+        for (let i = 1; i < win.length; i++) {
+            const d = win[i].t - win[i - 1].t;
+            if (d > 0) rates.push((win[i].ct - win[i - 1].ct) / d);
+        }
+        rates.sort((x, y) => x - y);
+        mediaRate = rates.length ? quantile(rates, 0.5) : null;
+    }
     if (frames.length >= 2) {
         const a = frames[0], b = frames[frames.length - 1];
-        const dt = b[0] - a[0];
-        if (dt > 0) {
-            fps = (b[1] - a[1]) / dt;
-            mediaRate = (b[2] - a[2]) / dt;
-        }
+        if (b[0] > a[0]) fpsPresented = (b[1] - a[1]) / (b[0] - a[0]);
         for (let i = 1; i < frames.length; i++) {
             const g = frames[i][0] - frames[i - 1][0];
             if (frameGapMax === null || g > frameGapMax) frameGapMax = g;
         }
     }
-    const stalls = P.stalls.slice();
-    if (P.waitingSince !== null) stalls.push({ t: P.waitingSince, duration: null, open: true });
+    const advanced = win.length >= 2 ? win[win.length - 1].ct - win[0].ct : 0;
+    // stalls up to --seconds after the first frame (the page goes on
+    // playing while the others finish)
+    const stalls = P.stalls.filter((x) => steadyTo === null || x.t <= steadyTo);
+    if (P.waitingSince !== null && (steadyTo === null || P.waitingSince <= steadyTo)) {
+        stalls.push({ t: P.waitingSince, duration: null, open: true });
+    }
     const fatal = P.errors.filter((e) => e.fatal);
     const nonFatal = P.errors.filter((e) => !e.fatal);
-    const steadySamples = P.samples.filter((s) => steadyFrom !== null && s.t >= steadyFrom && s.playing);
+    const steadySamples = win.filter((s) => s.playing);
     // HTTP errors after the first frame ("during play") and before it
     const httpDuring = c.httpErrors.filter((e) => firstFrame !== null && e.t >= firstFrame);
     const byStatus = {};
@@ -566,11 +609,13 @@ function summarize(c, P) {
         player: c.player, mode: c.mode, url: c.url, version: P.version, config: P.cfg,
         first_frame_s: r3(firstFrame),
         first_playing_s: r3(P.firstPlayingAt),
-        frames_shown: frames.length ? frames[frames.length - 1][1] - frames[0][1] : 0,
         fps: r3(fps),
+        fps_presented: r3(fpsPresented),
+        frames_dropped: dropped,
         media_rate: r3(mediaRate),
         frame_gap_max_s: r3(frameGapMax),
-        steady_s: frames.length >= 2 ? r3(frames[frames.length - 1][0] - frames[0][0]) : 0,
+        steady_s: win.length >= 2 ? r3(win[win.length - 1].t - win[0].t) : 0,
+        media_advanced_s: r3(advanced),
         stalls: stalls.length,
         stall_seconds: r3(stalls.reduce((s, x) => s + (x.duration || 0), 0)),
         stall_list: stalls.slice(0, 30).map((s) => ({ t: r3(s.t), duration: r3(s.duration), open: !!s.open })),
@@ -622,19 +667,31 @@ async function main() {
         c.pageOrigin = origin;
         const ctx = await b.newContext({ viewport: { width: 660, height: 380 } });
         const page = await ctx.newPage();
-        const pt0 = Date.now();
-        watch(page, c, pt0);
+        pages.push({ c, page, ctx });
+    }
+    // all pages start together, and each plays for --seconds from its start
+    await Promise.all(pages.map((p) => {
+        const { c, page } = p;
+        p.pt0 = Date.now();
+        watch(page, c, p.pt0);
         const cfg = MODES[c.player][c.mode];
         const url = `${origin}/?player=${c.player}&mode=${c.mode}&src=${encodeURIComponent(c.url)}`
                   + `&cfg=${encodeURIComponent(JSON.stringify(cfg))}${args.debug ? '&debug=1' : ''}`;
-        await page.goto(url, { waitUntil: 'load', timeout: 20000 });
-        pages.push({ c, page, ctx, pt0 });
-    }
+        return page.goto(url, { waitUntil: 'load', timeout: 20000 });
+    }));
 
-    const endAt = t0 + args.seconds * 1000;
+    // each page plays --seconds after its first frame; one that shows none
+    // gives up --seconds + STARTUP_S after its start
+    const ends = new Map(pages.map((p) => [p, p.pt0 + (args.seconds + STARTUP_S) * 1000]));
     let progressAt = t0 + 10000;
-    while (Date.now() < endAt) {
+    for (let guard = 0; guard < 10000; guard++) {
+        const endAt = Math.max(...ends.values());
+        if (Date.now() >= endAt) break;
         await new Promise((r) => setTimeout(r, Math.min(1000, Math.max(0, endAt - Date.now()))));
+        for (const p of pages) {
+            const ff = await p.page.evaluate(() => window.__P && window.__P.firstFrameAt).catch(() => null);
+            if (typeof ff === 'number') ends.set(p, p.pt0 + (ff + args.seconds + 3) * 1000);
+        }
         if (Date.now() >= progressAt) {
             progressAt += 10000;
             for (const { c, page } of pages) {

@@ -84,7 +84,6 @@ my @bad = (
     ['pdt-order', 'a date going back', $classic =~ s/(PROGRAM-DATE-TIME:)([^\n]+)(\n#EXTINF:2.000,\nseg-9)/$1 . date(1795000000) . $3/er],
     ['pdt-overlap', 'segments overlapping by 1.5 s', $classic =~ s/(PROGRAM-DATE-TIME:)([^\n]+)(\n#EXTINF:2.000,\nseg-9)/$1 . date(1795000000 + 2.5) . $3/er],
     ['pdt-after-discontinuity', 'a discontinuity without a date', $classic =~ s/#EXT-X-PROGRAM-DATE-TIME:[^\n]+\n(#EXTINF:2.000,\nseg-9)/#EXT-X-DISCONTINUITY\n$1/r],
-    ['live-duration', 'a live playlist of 3 x 1 s with TARGETDURATION 2', $classic =~ s/#EXTINF:2.000/#EXTINF:1.000/gr =~ s/#EXT-X-PROGRAM-DATE-TIME[^\n]*\n//gr =~ s/\n#EXTINF:1.000,\nseg-10.m4s//r],
     ['mixed-playlist', 'STREAM-INF in a media playlist', $classic . "#EXT-X-STREAM-INF:BANDWIDTH=1\nx.m3u8\n"],
     ['attribute-list', 'a broken attribute list', ll() =~ s/PART-TARGET=0.200/PART-TARGET=0.200,,X/r],
     ['attribute-value', 'INDEPENDENT=NO', ll() =~ s/,INDEPENDENT=YES/,INDEPENDENT=NO/r],
@@ -155,6 +154,9 @@ sub seq_ok {
 
 seq_ok('the window moving on', undef, ll(), ll(open => 5), ll(msn => 101, t0 => 1795000002));
 seq_ok('MEDIA-SEQUENCE going down', 'media-sequence-decreased', ll(msn => 101, t0 => 1795000002), ll());
+seq_ok('a window growing at the start', undef, ll(segments => 1), ll(segments => 2));
+seq_ok('removing segments below 3 target durations', 'live-duration', ll(segments => 2),
+       ll(segments => 2, msn => 101, t0 => 1795000002));
 seq_ok('TARGETDURATION changing', 'targetduration-changed', ll(), ll() =~ s/TARGETDURATION:2/TARGETDURATION:3/r);
 seq_ok('DISCONTINUITY-SEQUENCE going down', 'discontinuity-sequence-decreased',
        ll() =~ s/(#EXT-X-MEDIA-SEQUENCE:100\n)/$1#EXT-X-DISCONTINUITY-SEQUENCE:3\n/r,

@@ -392,15 +392,6 @@ sub check_media {
         }
     }
 
-    # live playlists: at least three target durations (6.2.2)
-    if (!$pl->{endlist} && defined $td && @segs && !defined $pl->{skip}) {
-        my $total = 0;
-        $total += $_->{duration} // 0 for @segs;
-        push @v, violation('live-duration', 'MUST', undef,
-                           sprintf('a live playlist of %.3fs < 3 x TARGETDURATION (6.2.2)', $total))
-            if $total + $EPS < 3 * $td && @segs >= 3;
-    }
-
     # --- Low-Latency HLS
     my $pt = $pl->{part_target};
     push @v, violation('part-inf-required', 'MUST', undef, 'EXT-X-PART without EXT-X-PART-INF (4.4.3.7)')
@@ -607,6 +598,17 @@ sub compare {
     if ($seq < $st->{sequence}) {
         push @v, violation('media-sequence-decreased', 'MUST', undef,
                            "EXT-X-MEDIA-SEQUENCE went from $st->{sequence} down to $seq (6.2.2)");
+    }
+    # a segment was removed: what is left must last 3 target durations
+    # (6.2.2; growing at the start is fine)
+    if ($seq > $st->{sequence} && !$pl->{endlist} && !defined $pl->{skip}
+        && defined $pl->{target}) {
+        my $total = 0;
+        $total += $_->{duration} // 0 for @{ $pl->{segments} };
+        push @v, violation('live-duration', 'MUST', undef,
+                           sprintf('segments were removed (EXT-X-MEDIA-SEQUENCE %d -> %d) leaving %.3fs < 3 x TARGETDURATION %d (6.2.2)',
+                                   $st->{sequence}, $seq, $total, $pl->{target}))
+            if $total + $EPS < 3 * $pl->{target};
     }
     my $dseq = $pl->{dseq} // 0;
     if ($dseq < $st->{dseq}) {
