@@ -153,228 +153,9 @@ const log = (m) => { if (!args.quiet) process.stderr.write(`players.mjs: ${m}\n`
 
 // ---------------------------------------------------------------- the page
 
-// One page per case.  window.__P collects what the harness reads back.
-const PAGE = `<!doctype html>
-<html><head><meta charset="utf-8"><title>bar_hls players</title></head>
-<body style="margin:0;background:#000">
-<video id="v" muted autoplay playsinline width="640" height="360"></video>
-<script>
-(function () {
-    const q = window.__Q = new URLSearchParams(location.search);
-    const P = window.__P = {
-        t0: performance.now(), player: q.get('player'), mode: q.get('mode'),
-        src: q.get('src'), cfg: JSON.parse(q.get('cfg') || '{}'), version: null,
-        events: [], errors: [], samples: [], frames: [],
-        firstFrameAt: null, firstPlayingAt: null, waitingSince: null, stalls: [],
-        seekWaits: 0, log: []
-    };
-    P.rel = function () { return (performance.now() - P.t0) / 1000; };
-    P.note = function (ev, extra) {
-        if (P.events.length < 2000) P.events.push(Object.assign({ t: P.rel(), ev: ev }, extra || {}));
-    };
-    P.error = function (e) {
-        e.t = P.rel();
-        if (P.errors.length < 500) P.errors.push(e);
-    };
-    // --debug: every MSE append (size, whether it starts with an init
-    // segment's ftyp box) goes into the console log
-    if (q.get('debug') === '1' && window.SourceBuffer) {
-        const orig = SourceBuffer.prototype.appendBuffer;
-        SourceBuffer.prototype.appendBuffer = function (data) {
-            const u8 = data instanceof ArrayBuffer ? new Uint8Array(data)
-                     : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-            const type = String.fromCharCode(u8[4], u8[5], u8[6], u8[7]);
-            console.log('mse-append ' + u8.length + ' bytes, first box ' + type
-                        + ', timestampOffset ' + this.timestampOffset);
-            return orig.apply(this, arguments);
-        };
-    }
-    window.addEventListener('error', function (e) {
-        P.error({ fatal: false, source: 'window', message: String(e.message) });
-    });
-})();
-</script>
-<script id="lib"></script>
-<script>
-(function () {
-    const P = window.__P;
-    const q = window.__Q;
-    const video = document.getElementById('v');
-    function ranges(r) {
-        const out = [];
-        for (let i = 0; i < r.length; i++) out.push([+r.start(i).toFixed(3), +r.end(i).toFixed(3)]);
-        return out;
-    }
-    video.addEventListener('playing', function () {
-        if (P.firstPlayingAt === null) P.firstPlayingAt = P.rel();
-        if (P.waitingSince !== null) {
-            P.stalls.push({ t: P.waitingSince, duration: P.rel() - P.waitingSince });
-            P.waitingSince = null;
-        }
-        P.note('playing', { ct: video.currentTime });
-    });
-    video.addEventListener('waiting', function () {
-        // a wait right after a seek belongs to the seek, not a stall
-        if (video.seeking) { P.seekWaits++; P.note('waiting-seek', { ct: video.currentTime }); return; }
-        P.note('waiting', { ct: video.currentTime, buffered: ranges(video.buffered) });
-        if (P.firstFrameAt !== null && P.waitingSince === null) P.waitingSince = P.rel();
-    });
-    ['seeking', 'seeked', 'loadedmetadata', 'loadeddata', 'canplay', 'pause', 'ended', 'stalled']
-        .forEach(function (n) {
-            video.addEventListener(n, function () { P.note(n, { ct: video.currentTime }); });
-        });
-    video.addEventListener('error', function () {
-        const err = video.error;
-        P.error({ fatal: true, source: 'video', code: err && err.code, message: err && err.message });
-    });
-    // every frame shown
-    if (video.requestVideoFrameCallback) {
-        const onFrame = function (now, md) {
-            if (P.firstFrameAt === null) { P.firstFrameAt = P.rel(); P.note('first-frame'); }
-            if (P.frames.length < 20000) {
-                P.frames.push([+P.rel().toFixed(4), md.presentedFrames, +md.mediaTime.toFixed(4)]);
-            }
-            video.requestVideoFrameCallback(onFrame);
-        };
-        video.requestVideoFrameCallback(onFrame);
-    }
-
-    // the wall clock of the playing frame, per player (null: unknown)
-    let programTime = function () { return null; };
-    const player = P.player;
-    const cfg = P.cfg;
-
-    try {
-        if (player === 'hlsjs') {
-            if (!window.Hls || !Hls.isSupported()) throw new Error('hls.js: not supported');
-            P.version = Hls.version;
-            const hls = window.__player = new Hls(cfg);
-            hls.on(Hls.Events.ERROR, function (e, d) {
-                P.error({ fatal: !!d.fatal, source: 'hls.js', type: d.type, details: d.details,
-                          url: (d.frag && d.frag.url) || (d.context && d.context.url) || null,
-                          code: d.response && d.response.code,
-                          message: d.reason || (d.error && String(d.error.message || d.error)) || null });
-            });
-            hls.loadSource(P.src);
-            hls.attachMedia(video);
-            programTime = function () { const d = hls.playingDate; return d ? d.getTime() : null; };
-        } else if (player === 'shaka') {
-            shaka.polyfill.installAll();
-            if (!shaka.Player.isBrowserSupported()) throw new Error('shaka: browser not supported');
-            P.version = shaka.Player.version;
-            const sp = window.__player = new shaka.Player();
-            sp.addEventListener('error', function (ev) {
-                const e = ev.detail || {};
-                P.error({ fatal: e.severity === 2, source: 'shaka', code: e.code, category: e.category,
-                          severity: e.severity,
-                          message: JSON.stringify(e.data || []).slice(0, 500) });
-            });
-            sp.addEventListener('buffering', function (ev) { P.note('shaka-buffering', { buffering: ev.buffering }); });
-            sp.configure(cfg);
-            sp.attach(video).then(function () { return sp.load(P.src); }).then(function () {
-                P.note('shaka-loaded', { live: sp.isLive(), lowLatency: sp.getConfiguration().streaming.lowLatencyMode });
-                video.play().catch(function () {});
-            }).catch(function (e) {
-                P.error({ fatal: true, source: 'shaka', code: e && e.code, category: e && e.category,
-                          message: 'load: ' + JSON.stringify((e && e.data) || String(e)).slice(0, 500) });
-            });
-            programTime = function () { const d = sp.getPlayheadTimeAsDate(); return d ? d.getTime() : null; };
-        } else if (player === 'vhs') {
-            P.version = videojs.VERSION;
-            if (q.get('debug') === '1') videojs.log.level('debug');
-            const opts = Object.assign({ autoplay: true, muted: true, preload: 'auto' }, cfg);
-            const vp = window.__player = videojs(video, opts);
-            vp.on('error', function () {
-                const e = vp.error();
-                P.error({ fatal: true, source: 'video.js', code: e && e.code, message: e && e.message,
-                          metadata: e && e.metadata ? JSON.stringify(e.metadata).slice(0, 500) : null });
-            });
-            vp.src({ src: P.src, type: 'application/x-mpegURL' });
-            vp.ready(function () {
-                const tech = vp.tech({ IWillNotUseThisInPlugins: true });
-                const vhs = tech && tech.vhs;
-                P.note('vhs-ready', { vhs: !!vhs, vhsVersion: vhs ? videojs.VhsSourceHandler && Object.keys(videojs).indexOf('Vhs') >= 0 && videojs.Vhs.version && videojs.Vhs.version()['@videojs/http-streaming'] : null });
-                if (!vhs) return;
-                // --debug: why VHS re-appends the init segment
-                const sl = q.get('debug') === '1' && vhs.playlistController_ && vhs.playlistController_.mainSegmentLoader_;
-                if (sl && sl.updateAppendInitSegmentStatus) {
-                    const orig = sl.updateAppendInitSegmentStatus.bind(sl);
-                    sl.updateAppendInitSegmentStatus = function (si, type) {
-                        console.log('vhs-init-status type=' + type + ' tso=' + si.timestampOffset
-                                    + ' changedTso=' + !!si.changedTimestampOffset
-                                    + ' samePlaylist=' + (sl.playlistOfLastInitSegment_[type] === si.playlist)
-                                    + ' uri=' + si.uri);
-                        return orig(si, type);
-                    };
-                }
-                ['retryplaylist', 'usage'].forEach(function (n) {
-                    tech.on(n, function (e) { if (n !== 'usage' || /exclud|retry|rendition|stall|error/i.test(e.name || '')) P.note('vhs-' + n, { name: e.name }); });
-                });
-            });
-            // the video element is now inside the player's div: keep the
-            // same element (video.js reuses the one given)
-            let cached = null;
-            let asking = false;
-            programTime = function () {
-                const tech = vp.tech({ IWillNotUseThisInPlugins: true });
-                const vhs = tech && tech.vhs;
-                // the segment playing, its EXT-X-PROGRAM-DATE-TIME and the
-                // start VHS found for it on the player's timeline
-                const media = vhs && vhs.playlists && vhs.playlists.media && vhs.playlists.media();
-                const ct = vp.currentTime();
-                if (media && media.segments) {
-                    for (const sg of media.segments) {
-                        if (sg.dateTimeObject && typeof sg.start === 'number' && typeof sg.end === 'number'
-                            && ct >= sg.start && ct < sg.end) {
-                            return sg.dateTimeObject.getTime() + (ct - sg.start) * 1000;
-                        }
-                    }
-                }
-                if (!vhs || !vhs.convertToProgramTime || asking) return cached;
-                asking = true;
-                vhs.convertToProgramTime(ct, function (err, r) {
-                    asking = false;
-                    if (err || !r || !r.programDateTime) { cached = null; return; }
-                    // programDateTime is the ISO string of the frame at ct
-                    cached = Date.parse(r.programDateTime);
-                });
-                return cached;
-            };
-        } else if (player === 'native') {
-            P.version = navigator.userAgent.replace(/.*Chrome\\/([\\d.]+).*/, '$1');
-            P.note('canPlayType', { hls: video.canPlayType('application/vnd.apple.mpegurl') });
-            video.src = P.src;
-            programTime = function () {
-                const d = video.getStartDate ? video.getStartDate() : null;
-                const s = d ? d.getTime() : NaN;
-                return Number.isFinite(s) ? s + video.currentTime * 1000 : null;
-            };
-        } else {
-            throw new Error('unknown player ' + player);
-        }
-    } catch (e) {
-        P.error({ fatal: true, source: 'page', message: String(e && e.stack || e) });
-    }
-    video.muted = true;
-    const pl = video.play();
-    if (pl && pl.catch) pl.catch(function (e) { P.note('play-rejected', { reason: String(e) }); });
-
-    setInterval(function () {
-        let pt = null;
-        try { pt = programTime(); } catch (e) { pt = null; }
-        const now = Date.now();
-        if (P.samples.length < 20000) {
-            const q = video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality() : null;
-            P.samples.push({ t: +P.rel().toFixed(3), ct: +video.currentTime.toFixed(3),
-                             decoded: q ? q.totalVideoFrames : null, dropped: q ? q.droppedVideoFrames : null,
-                             playing: !video.paused && video.readyState >= 3 && P.waitingSince === null,
-                             rate: video.playbackRate, buffered: ranges(video.buffered),
-                             latency: pt === null ? null : (now - pt) / 1000 });
-        }
-    }, ${SAMPLE_MS});
-})();
-</script>
-</body></html>`;
+// One page per case: bench/players-page.html, the player's script put in
+// place of its "lib" script element.
+const PAGE = fs.readFileSync(path.join(HERE, 'players-page.html'), 'utf8');
 
 function pageFor(lib) {
     // the player's script goes in before the page's own code runs
@@ -507,8 +288,9 @@ function watch(page, c, t0) {
     page.on('request', (r) => {
         if (r.url().startsWith(c.pageOrigin)) return;
         const e = { t: r3(rel()), method: r.method(), url: r.url(), status: null, t_headers: null, t_end: null };
-        const range = r.headers().range;
-        if (range) e.range = range;
+        const h = r.headers();
+        if (h.range) e.range = h.range;
+        if (h['if-range']) e.if_range = h['if-range'];
         byReq.set(r, e);
         if (c.requests.length < 20000) c.requests.push(e);
     });
@@ -551,6 +333,11 @@ function watch(page, c, t0) {
     page.on('pageerror', (e) => {
         if (c.console.length < 300) c.console.push(`${r3(rel())} pageerror: ${e.message}`.slice(0, 400));
     });
+}
+
+function firstOfEach(list) {
+    const seen = new Set();
+    return list.filter((v) => !seen.has(v.rule) && seen.add(v.rule));
 }
 
 function summarize(c, P) {
@@ -636,7 +423,12 @@ function summarize(c, P) {
         aborted_requests: c.aborted,
         latency: stats(steadySamples.map((s) => s.latency)),
         playlist_count: c.playlists.length,
-        playlist_violations: c.violations || [],
+        // the first of each rule (the full list is in --out DIR), and counts
+        playlist_violations: firstOfEach(c.violations || []),
+        playlist_violation_counts: (c.violations || []).reduce((m, v) => {
+            m[v.rule] = (m[v.rule] || 0) + 1;
+            return m;
+        }, {}),
         playlist_check_error: c.checkError || null,
         final_current_time: P.samples.length ? P.samples[P.samples.length - 1].ct : null,
     };
@@ -675,7 +467,7 @@ async function main() {
         p.pt0 = Date.now();
         watch(page, c, p.pt0);
         const cfg = MODES[c.player][c.mode];
-        const url = `${origin}/?player=${c.player}&mode=${c.mode}&src=${encodeURIComponent(c.url)}`
+        const url = `${origin}/?player=${c.player}&mode=${c.mode}&sample_ms=${SAMPLE_MS}&src=${encodeURIComponent(c.url)}`
                   + `&cfg=${encodeURIComponent(JSON.stringify(cfg))}${args.debug ? '&debug=1' : ''}`;
         return page.goto(url, { waitUntil: 'load', timeout: 20000 });
     }));
@@ -737,12 +529,16 @@ async function main() {
             const r = await checkPlaylists(file);
             if (r.error) c.checkError = r.error;
             else c.violations = r.violations;
+            if (dir && c.violations) {
+                fs.writeFileSync(path.join(dir, 'violations.json'), JSON.stringify(c.violations, null, 1) + '\n');
+            }
             if (!dir) fs.rmSync(file, { force: true });
         }
         result.cases[c.id] = summarize(c, c.P);
         if (dir) fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify(result.cases[c.id], null, 1) + '\n');
     }
-    process.stdout.write(JSON.stringify(result, null, 1) + '\n');
+    // a pipe takes 64 KiB at once: exit only once all of it is written
+    await new Promise((resolve) => process.stdout.write(JSON.stringify(result, null, 1) + '\n', resolve));
     finished = true;
     return 0;
 }

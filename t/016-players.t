@@ -1,9 +1,10 @@
 # Every player plays it (issue 11): hls.js, Shaka Player, video.js (VHS)
 # and Chromium's native HLS, in headless Chromium, each with its defaults
 # and with its other mode (bench/players.mjs: one page per player, all
-# at once), against the default stream (30 s) and, for 20 s each,
-# part=off, variant=mpegts, a 4 s key frame interval, segment=1s and
-# segment=6s.  For every page: no fatal error, at most one stall after
+# at once), against the default stream (30 s of play) and, for 20 s each
+# with each player's defaults and VHS classic, part=off, variant=mpegts,
+# a 4 s key frame interval, segment=1s and segment=6s (bench/players
+# --matrix plays every mode on every stream).  For every page: no fatal error, at most one stall after
 # the first frame, frames shown at the camera's rate (25 fps) and the
 # media clock at 1 s a second, no HTTP error, and every playlist the
 # player fetched passes the playlist checker (t/tools/check-playlist).
@@ -52,9 +53,13 @@ my $Fps = 25;
 start_camera(env => 'TEST_NGINX_CAM_PORT', audio => 'aac', gop => $Fps, fps => $Fps);
 start_camera(env => 'TEST_NGINX_CAM4_PORT', audio => 'aac', gop => 4 * $Fps, fps => $Fps);
 
-# player => [modes]
+# The pages of a block: every player in each of its modes on the default
+# stream (--- bar_players: ... all=1); elsewhere each player's defaults,
+# and VHS classic too (what video.js users are told to use).
 my %Modes = (hlsjs => [qw(default classic)], shaka => [qw(default classic)],
              vhs => [qw(default classic)], native => ['default']);
+my %Few = (hlsjs => ['default'], shaka => ['default'], vhs => [qw(default classic)],
+           native => ['default']);
 my @Players = grep { $Modes{$_} } split /,/, ($ENV{BAR_HLS_PLAYERS} // 'hlsjs,shaka,vhs,native');
 
 # Player bugs that no server can fix, as "player-mode" => why.  The page
@@ -77,7 +82,7 @@ sub check_players {
     my $url = nginx_url("/live/$o{cam}/index.m3u8");
     my @cases;
     for my $p (@Players) {
-        push @cases, "$p-$_" for @{ $Modes{$p} };
+        push @cases, "$p-$_" for @{ ($o{all} ? \%Modes : \%Few)->{$p} };
     }
     my $out = $ENV{BAR_HLS_PLAYERS_OUT} ? "$ENV{BAR_HLS_PLAYERS_OUT}/$o{cam}" : undef;
     my @cmd = ('node', "$Root/bench/players.mjs", '--seconds', $secs, '--warmup', 5,
@@ -91,7 +96,8 @@ sub check_players {
     };
     my $rc = $ran ? $? >> 8 : -1;
     my $r = eval { JSON::PP::decode_json($stdout) } || {};
-    is($rc, 0, "$name - bench/players.mjs ran") or diag("$stderr\n" . substr($stdout, 0, 2000));
+    ok($rc == 0 && $r->{cases}, "$name - bench/players.mjs ran and printed its JSON (exit $rc)")
+        or diag("$stderr\n" . substr($stdout, 0, 2000));
     for my $id (@cases) {
         my $c = $r->{cases}{$id};
         ok($c, "$name - $id: a result") or next;
@@ -103,7 +109,8 @@ sub check_players {
                      $c->{latency}{median} // '-', $c->{requests}, $c->{playlist_count},
                      $c->{fatal} ? ", fatal: $c->{fatal}{source} $c->{fatal}{code} "
                                    . substr($c->{fatal}{message} // '', 0, 120) : '');
-        local $TODO = $TODO{$id};
+        # the VHS bug needs parts: a classic stream is no excuse
+        local $TODO = ($o{parts} // 'on') eq 'off' ? undef : $TODO{$id};
         check_case("$name - $id", $c, $secs);
     }
 }
@@ -129,11 +136,12 @@ sub check_case {
         or diag($json->encode($c->{http_errors}));
     ok(!$c->{playlist_check_error}, "$name - the playlist checker ran")
         or diag($c->{playlist_check_error});
-    my @v = @{ $c->{playlist_violations} || [] };
-    my %seen;
-    @v = grep { !$seen{$_->{rule}}++ } @v;
-    is(scalar @v, 0, "$name - the $c->{playlist_count} playlists it fetched pass the checker")
-        or diag(join "\n", map { "$_->{url} (t=$_->{t}): " . BarHls::Checker::to_string($_) } @v);
+    my %n = %{ $c->{playlist_violation_counts} || {} };
+    my $total = 0;
+    $total += $_ for values %n;
+    is($total, 0, "$name - the $c->{playlist_count} playlists it fetched pass the checker")
+        or diag(join "\n", map { "$n{$_->{rule}} x, first at $_->{url} (t=$_->{t}): "
+                                 . BarHls::Checker::to_string($_) } @{ $c->{playlist_violations} || [] });
 }
 
 run_tests();
@@ -154,7 +162,7 @@ location /live/ {
 BarHls::Test::wait_playlist_ok('/live/main/index.m3u8', 3, 20);
 --- request
 GET /live/main/index.m3u8
---- bar_players: cam=main seconds=30
+--- bar_players: cam=main seconds=30 all=1 parts=on
 --- bar_check: players
 --- no_error_log
 [error]
@@ -175,7 +183,7 @@ location /live/ {
 BarHls::Test::wait_playlist_ok('/live/off/index.m3u8', 3, 20);
 --- request
 GET /live/off/index.m3u8
---- bar_players: cam=off
+--- bar_players: cam=off parts=off
 --- bar_check: players
 --- no_error_log
 [error]
@@ -198,7 +206,7 @@ BarHls::Test::wait_until(20, 0.2, sub {
     $n >= 3 });
 --- request
 GET /live/ts/index.m3u8
---- bar_players: cam=ts
+--- bar_players: cam=ts parts=on
 --- bar_check: players
 --- no_error_log
 [error]
@@ -219,7 +227,7 @@ location /live/ {
 BarHls::Test::wait_playlist_ok('/live/gop4/index.m3u8', 3, 30);
 --- request
 GET /live/gop4/index.m3u8
---- bar_players: cam=gop4
+--- bar_players: cam=gop4 parts=on
 --- bar_check: players
 --- no_error_log
 [error]
@@ -240,7 +248,7 @@ location /live/ {
 BarHls::Test::wait_playlist_ok('/live/s1/index.m3u8', 3, 20);
 --- request
 GET /live/s1/index.m3u8
---- bar_players: cam=s1
+--- bar_players: cam=s1 parts=on
 --- bar_check: players
 --- no_error_log
 [error]
@@ -261,7 +269,7 @@ location /live/ {
 BarHls::Test::wait_playlist_ok('/live/s6/index.m3u8', 2, 30);
 --- request
 GET /live/s6/index.m3u8
---- bar_players: cam=s6
+--- bar_players: cam=s6 parts=on
 --- bar_check: players
 --- no_error_log
 [error]
