@@ -50,9 +50,11 @@ struct ngx_http_bar_hls_pull_s {
     uint64_t                        epoch;
     int                             done;       /* atomic, set by thread */
 
+    bh_chunk_t                      init;       /* the session's */
     bh_state_t                      state;      /* as last logged */
     bh_status_t                     status;
     int64_t                         bytes_in;   /* counted in the zone */
+    time_t                          limited;    /* last logged so */
 
     unsigned                        running:1;
     unsigned                        stopping:1;
@@ -79,11 +81,12 @@ typedef struct {
 static void ngx_http_bar_hls_cycle_cleanup(void *data);
 static void ngx_http_bar_hls_tick(ngx_event_t *ev);
 static ngx_int_t ngx_http_bar_hls_start(ngx_http_bar_hls_pull_t *pull,
-    ngx_log_t *log);
+    bh_stream_conf_t *sc, ngx_log_t *log);
 static void ngx_http_bar_hls_reap(ngx_http_bar_hls_pull_t *pull,
     ngx_uint_t wait);
 static void *ngx_http_bar_hls_thread(void *data);
 static void ngx_http_bar_hls_enqueue(ngx_http_bar_hls_msg_t *msg);
+static void ngx_http_bar_hls_notify(void);
 static void ngx_http_bar_hls_on_chunk(void *data, bh_chunk_t *chunk);
 static void ngx_http_bar_hls_on_event(void *data, bh_event_t *ev);
 static void ngx_http_bar_hls_on_log(void *data, int level, const char *msg);
@@ -270,6 +273,7 @@ ngx_http_bar_hls_tick(ngx_event_t *ev)
     ngx_http_bar_hls_worker_t *w = ev->data;
 
     ngx_uint_t                i, active;
+    bh_stream_conf_t          sc;
     ngx_http_bar_hls_pull_t  *pull;
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
@@ -296,10 +300,11 @@ ngx_http_bar_hls_tick(ngx_event_t *ev)
         }
 
         if (!pull->running && !w->exiting
-            && ngx_http_bar_hls_acquire(w->bmcf, pull->cam, &pull->epoch)
+            && ngx_http_bar_hls_acquire(w->bmcf, pull->cam, &pull->epoch,
+                                        &sc, ev->log)
                == NGX_OK)
         {
-            if (ngx_http_bar_hls_start(pull, ev->log) != NGX_OK) {
+            if (ngx_http_bar_hls_start(pull, &sc, ev->log) != NGX_OK) {
                 ngx_http_bar_hls_release(w->bmcf, pull->cam, pull->epoch);
             }
         }
@@ -314,7 +319,8 @@ ngx_http_bar_hls_tick(ngx_event_t *ev)
 
 
 static ngx_int_t
-ngx_http_bar_hls_start(ngx_http_bar_hls_pull_t *pull, ngx_log_t *log)
+ngx_http_bar_hls_start(ngx_http_bar_hls_pull_t *pull, bh_stream_conf_t *sc,
+    ngx_log_t *log)
 {
     int                         err;
     sigset_t                    all, old;
@@ -330,9 +336,10 @@ ngx_http_bar_hls_start(ngx_http_bar_hls_pull_t *pull, ngx_log_t *log)
     conf.timeout = (int64_t) cam->timeout * 1000;
     conf.backoff_min = BH_USEC / 2;
     conf.backoff_max = 30 * BH_USEC;
-    conf.segmenter.format = cam->format;
-    conf.segmenter.segment = (int64_t) cam->segment * 1000;
-    conf.segmenter.part = (int64_t) (cam->part ? cam->part : 500) * 1000;
+    conf.segmenter.format = sc->format;
+    conf.segmenter.segment = sc->target;
+    conf.segmenter.part = sc->part;
+    conf.segmenter.max_bitrate = cam->max_bitrate;
     conf.on_chunk = ngx_http_bar_hls_on_chunk;
     conf.on_event = ngx_http_bar_hls_on_event;
     conf.on_log = ngx_http_bar_hls_on_log;
@@ -401,6 +408,9 @@ ngx_http_bar_hls_reap(ngx_http_bar_hls_pull_t *pull, ngx_uint_t wait)
     pull->core = NULL;
     pull->running = 0;
     pull->stopping = 0;
+
+    free(pull->init.data);
+    ngx_memzero(&pull->init, sizeof(bh_chunk_t));
 }
 
 
@@ -409,14 +419,11 @@ ngx_http_bar_hls_thread(void *data)
 {
     ngx_http_bar_hls_pull_t  *pull = data;
 
-    char  c;
-
     bh_pull_run(pull->core);
 
     __atomic_store_n(&pull->done, 1, __ATOMIC_RELEASE);
 
-    c = 0;
-    (void) write(ngx_http_bar_hls_worker.pipe[1], &c, 1);
+    ngx_http_bar_hls_notify();
 
     return NULL;
 }
@@ -427,7 +434,6 @@ ngx_http_bar_hls_thread(void *data)
 static void
 ngx_http_bar_hls_enqueue(ngx_http_bar_hls_msg_t *msg)
 {
-    char                        c;
     ngx_http_bar_hls_worker_t  *w;
 
     w = &ngx_http_bar_hls_worker;
@@ -438,8 +444,25 @@ ngx_http_bar_hls_enqueue(ngx_http_bar_hls_msg_t *msg)
     w->tail = &msg->next;
     pthread_mutex_unlock(&w->mutex);
 
+    ngx_http_bar_hls_notify();
+}
+
+
+/*
+ * Runs in the pull thread: a byte on the pipe wakes the event loop.  A
+ * full pipe already holds a wake-up, so a failed write loses nothing.
+ */
+
+static void
+ngx_http_bar_hls_notify(void)
+{
+    char     c;
+    ssize_t  n;
+
     c = 0;
-    (void) write(w->pipe[1], &c, 1);
+    n = write(ngx_http_bar_hls_worker.pipe[1], &c, 1);
+
+    (void) n;
 }
 
 
@@ -563,9 +586,23 @@ ngx_http_bar_hls_drain(void)
             pull->bytes_in = bytes;
 
             (void) ngx_http_bar_hls_publish(w->bmcf, pull->cam, pull->epoch,
-                                            &msg->chunk, ngx_cycle->log);
-            free(msg->chunk.data);
-            ngx_http_bar_hls_wake(pull->cam);
+                                            &msg->chunk,
+                                            pull->init.data != NULL
+                                            ? &pull->init : NULL,
+                                            ngx_cycle->log);
+
+            if (msg->chunk.type == BH_CHUNK_INIT) {
+
+                /* kept: stored again if the zone had no room for it */
+
+                free(pull->init.data);
+                pull->init = msg->chunk;
+                pull->init.bytes_in = 0;
+
+            } else {
+                free(msg->chunk.data);
+            }
+
             break;
 
         case NGX_HTTP_BAR_HLS_MSG_EVENT:
@@ -602,6 +639,8 @@ ngx_http_bar_hls_drain(void)
 static void
 ngx_http_bar_hls_event(ngx_http_bar_hls_pull_t *pull, bh_event_t *ev)
 {
+    ngx_uint_t                  level;
+    bh_state_t                  prev;
     ngx_http_bar_hls_camera_t  *cam;
 
     cam = pull->cam;
@@ -617,13 +656,33 @@ ngx_http_bar_hls_event(ngx_http_bar_hls_pull_t *pull, bh_event_t *ev)
         return;
     }
 
+    prev = pull->state;
     pull->state = ev->state;
     pull->status = ev->status;
 
     if (ev->state == BH_STATE_STREAMING) {
-        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+        level = (prev == BH_STATE_LIMITED) ? NGX_LOG_INFO : NGX_LOG_NOTICE;
+
+        ngx_log_error(level, ngx_cycle->log, 0,
                       "bar_hls: camera \"%V\": streaming %s",
                       &cam->name, ev->message);
+        return;
+    }
+
+    if (ev->state == BH_STATE_LIMITED) {
+
+        /* a camera that keeps overflowing: one line per episode */
+
+        if (ngx_time() - pull->limited < NGX_HTTP_BAR_HLS_FULL_QUIET) {
+            return;
+        }
+
+        pull->limited = ngx_time();
+
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "bar_hls: camera \"%V\": %s: %s; media dropped until "
+                      "the next keyframe", &cam->name,
+                      bh_status_text(ev->status), ev->message);
         return;
     }
 

@@ -30,7 +30,10 @@ typedef enum {
     BH_TIMEDOUT,            /* no data within the read timeout */
     BH_EOF,                 /* camera closed the stream */
     BH_PROTOCOL,            /* not RTSP or garbage on the wire */
-    BH_STOPPED              /* stop requested */
+    BH_STOPPED,             /* stop requested */
+    BH_LIMIT,               /* the camera went past a bound */
+    BH_AGAIN,               /* not yet: wait for the stream to change */
+    BH_NOTFOUND             /* gone, or never */
 } bh_status_t;
 
 
@@ -44,6 +47,9 @@ typedef enum {
 
 
 #define BH_USEC                ((int64_t) 1000000)
+
+/* a segment starts at a keyframe: one without for this long is cut off */
+#define BH_MAX_SEGMENT_PARTS   512
 
 
 /* chunks the segmenter produces */
@@ -64,8 +70,10 @@ typedef struct {
     int64_t             start;          /* usec on the output timeline */
     int64_t             wallclock;      /* usec since the epoch (PDT) */
     int64_t             bytes_in;       /* from the camera, cumulative */
+    uint32_t            frames;         /* video samples in it */
     unsigned            segment_start:1;/* first part of a new segment */
     unsigned            independent:1;  /* starts with a keyframe */
+    unsigned            discontinuity:1;/* media before it was dropped */
 
     /* BH_CHUNK_INIT (empty for MPEG-TS): what the stream carries */
     char                codecs[64];     /* RFC 6381, "avc1.64001f,mp4a.40.2" */
@@ -85,6 +93,7 @@ typedef struct {
     bh_format_t         format;
     int64_t             segment;        /* target segment duration, usec */
     int64_t             part;           /* target part duration, usec */
+    int64_t             max_bitrate;    /* bits/s, 0: no limit */
 } bh_segmenter_conf_t;
 
 
@@ -97,14 +106,18 @@ bh_segmenter_t *bh_segmenter_create(const bh_segmenter_conf_t *conf,
 /*
  * Declares the streams: video (H.264, required) and audio (AAC or NULL),
  * with the time bases their packets use.  Packets of other stream indexes
- * are ignored.
+ * are ignored.  BH_UNSUPPORTED: a codec we cannot carry (err says which).
  */
 bh_status_t bh_segmenter_open(bh_segmenter_t *sg,
     const struct AVCodecParameters *video, int video_index, int video_tb_num,
     int video_tb_den, const struct AVCodecParameters *audio, int audio_index,
     int audio_tb_num, int audio_tb_den, char *err, size_t errlen);
 
-/* wallclock: when the packet reached us, usec since the epoch */
+/*
+ * wallclock: when the packet reached us, usec since the epoch.
+ * BH_LIMIT: the camera went past a bound (err says which); the stream
+ * resumes by itself at the next keyframe, after a discontinuity.
+ */
 bh_status_t bh_segmenter_write(bh_segmenter_t *sg, struct AVPacket *pkt,
     int64_t wallclock, char *err, size_t errlen);
 
@@ -117,6 +130,7 @@ void bh_segmenter_destroy(bh_segmenter_t *sg);
 /* playlist writer */
 
 typedef struct {
+    uint64_t            number;         /* part-<number>.m4s */
     int64_t             duration;       /* usec */
     unsigned            independent:1;
 } bh_playlist_part_t;
@@ -136,9 +150,10 @@ typedef struct {
 
 typedef struct {
     bh_format_t         format;
-    int64_t             target;         /* configured target, usec */
+    int64_t             target;         /* at least this, usec */
     int64_t             part_target;    /* usec; 0: no Low-Latency HLS */
     uint64_t            discontinuity_sequence;
+    uint64_t            hint;           /* the next part's number */
 
     bh_playlist_segment_t  *segments;   /* complete, oldest first */
     size_t              nsegments;
@@ -147,6 +162,18 @@ typedef struct {
 
     unsigned            skip:1;         /* delta update (EXT-X-SKIP) */
 } bh_playlist_t;
+
+
+/* the multivariant playlist: one variant, the media playlist */
+
+typedef struct {
+    uint64_t            bandwidth;      /* bits/s, peak segment */
+    uint64_t            average;        /* bits/s */
+    const char         *codecs;
+    uint32_t            width;
+    uint32_t            height;
+    uint32_t            frame_rate;     /* frames per 1000 s */
+} bh_variant_t;
 
 
 /* returns the length written, or 0 when the buffer is too small */
@@ -158,15 +185,23 @@ size_t bh_playlist_size(const bh_playlist_t *pl);
 /* segments a delta update leaves out (CAN-SKIP-UNTIL), 0 if none */
 size_t bh_playlist_skippable(const bh_playlist_t *pl);
 
+/* TARGETDURATION, seconds: at least target, and the longest segment */
+int64_t bh_playlist_target(const bh_playlist_t *pl);
+
+/* the multivariant playlist; the length written, or 0 */
+size_t bh_playlist_multivariant(const bh_variant_t *v, char *buf,
+    size_t len);
+
 
 /* request paths and query arguments */
 
 #define BH_MAX_MSN          ((uint64_t) 1 << 53)
-#define BH_MAX_PART         9999
+#define BH_MAX_PART         9999    /* _HLS_part */
 
 
 typedef enum {
     BH_URI_PLAYLIST = 0,
+    BH_URI_MULTIVARIANT,
     BH_URI_INIT,
     BH_URI_SEGMENT,
     BH_URI_PART
@@ -178,8 +213,8 @@ typedef struct {
     size_t              camera_len;
     bh_uri_type_t       type;
     bh_format_t         format;         /* SEGMENT, PART */
-    uint64_t            msn;            /* SEGMENT, PART */
-    uint32_t            part;           /* PART */
+    uint64_t            msn;            /* SEGMENT */
+    uint64_t            part;           /* PART: the stream's part number */
     uint32_t            init_id;        /* INIT, unless current */
     unsigned            current:1;      /* init.mp4 */
 } bh_uri_t;
@@ -207,7 +242,8 @@ typedef enum {
     BH_STATE_CONNECTING = 0,
     BH_STATE_STREAMING,
     BH_STATE_BACKOFF,
-    BH_STATE_ERROR
+    BH_STATE_ERROR,
+    BH_STATE_LIMITED        /* streaming, but dropping media over a bound */
 } bh_state_t;
 
 
@@ -277,6 +313,8 @@ void bh_url_password(const char *url, char *buf, size_t len);
  */
 void bh_redact_text(const char *text, const char *secret, char *buf,
     size_t len);
+
+uint32_t bh_crc32(const void *data, size_t len);   /* IEEE 802.3 */
 
 int64_t bh_wallclock(void);             /* usec since the epoch */
 int64_t bh_monotonic(void);             /* usec, monotonic */
