@@ -157,6 +157,8 @@ seq_ok('MEDIA-SEQUENCE going down', 'media-sequence-decreased', ll(msn => 101, t
 seq_ok('a window growing at the start', undef, ll(segments => 1), ll(segments => 2));
 seq_ok('removing segments below 3 target durations', 'live-duration', ll(segments => 2),
        ll(segments => 2, msn => 101, t0 => 1795000002));
+seq_ok('a stream starting over (no segment in common)', undef, ll(segments => 3),
+       ll(segments => 1, msn => 5000, t0 => 1795010000));
 seq_ok('TARGETDURATION changing', 'targetduration-changed', ll(), ll() =~ s/TARGETDURATION:2/TARGETDURATION:3/r);
 seq_ok('DISCONTINUITY-SEQUENCE going down', 'discontinuity-sequence-decreased',
        ll() =~ s/(#EXT-X-MEDIA-SEQUENCE:100\n)/$1#EXT-X-DISCONTINUITY-SEQUENCE:3\n/r,
