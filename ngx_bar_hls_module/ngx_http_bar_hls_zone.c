@@ -517,12 +517,18 @@ ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
                                   : "media dropped until the next keyframe");
     }
 
-    if (st == BH_LIMIT) {
+    if (st == BH_LIMIT && chunk->size > bmcf->sh->store.part_max) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "bar_hls: camera \"%V\": a part of %uz bytes is over "
                       "%uz, the most the zone takes for it; media dropped "
                       "until the next keyframe", &cam->name, chunk->size,
                       bmcf->sh->store.part_max);
+
+    } else if (st == BH_LIMIT) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "bar_hls: camera \"%V\": no keyframe within %d parts; "
+                      "media dropped until the next keyframe", &cam->name,
+                      BH_MAX_SEGMENT_PARTS);
     }
 
     return st == BH_OK ? NGX_OK : NGX_ERROR;
