@@ -349,7 +349,7 @@ bh_write_video_timed(bh_segmenter_t *sg, AVPacket *pkt, int64_t wallclock,
         sg->part_end = now;
     }
 
-    st = bh_cut(sg, pkt, key, now, wallclock, err, errlen);
+    st = bh_cut(sg, pkt, key, now, bh_clock(sg, now, wallclock), err, errlen);
     if (st != BH_OK) {
         return st;
     }
@@ -422,10 +422,10 @@ bh_cut(bh_segmenter_t *sg, AVPacket *pkt, int key, int64_t now,
         sg->segment_start = now;
     }
 
-    if (sg->part_segment_start && (!sg->part_open || sg->part_carried)
+    if ((!sg->part_open || sg->part_carried)
         && sg->conf.format == BH_FORMAT_MPEGTS)
     {
-        /* every segment must start with the PAT and PMT */
+        /* every part, and so every segment, starts with the PAT and PMT */
         av_opt_set(sg->oc->priv_data, "mpegts_flags", "+resend_headers", 0);
     }
 
@@ -502,6 +502,8 @@ bh_emit_part(bh_segmenter_t *sg, int64_t end)
     bh_chunk_t   chunk;
 
     memset(&chunk, 0, sizeof(bh_chunk_t));
+
+    chunk.frames = sg->part_frames;
 
     st = bh_mux_part(sg, &chunk);
 

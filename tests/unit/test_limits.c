@@ -41,6 +41,9 @@ static const uint8_t  pps[] = { 0x68, 0xeb, 0xc3, 0xcb, 0x22, 0xc0 };
 typedef struct {
     int         inits;
     int         parts;
+    int64_t     first_wallclock;        /* of the first part */
+    int64_t     first_start;
+    int         misdated;               /* parts off the media clock */
     int         segments;
     int         discontinuities;
     int         not_independent;        /* segments not at a keyframe */
@@ -74,6 +77,7 @@ static void test_big_frame(void);
 static void test_tiny_steps(void);
 static void test_no_keyframe(void);
 static void test_bitrate(void);
+static void test_late_arrivals(void);
 static void test_avc_parsers(void);
 
 
@@ -89,6 +93,7 @@ main(int argc, char **argv)
     test_tiny_steps();
     test_no_keyframe();
     test_bitrate();
+    test_late_arrivals();
 
     return tap_done();
 }
@@ -106,6 +111,16 @@ collect(void *data, bh_chunk_t *chunk)
     }
 
     out->parts++;
+
+    if (out->parts == 1) {
+        out->first_wallclock = chunk->wallclock;
+        out->first_start = chunk->start;
+
+    } else if (chunk->wallclock - out->first_wallclock
+               != chunk->start - out->first_start)
+    {
+        out->misdated++;
+    }
 
     if (chunk->size > out->max_part) {
         out->max_part = chunk->size;
@@ -501,4 +516,36 @@ test_bitrate(void)
 
     feed_done(&f);
     free(buf);
+}
+
+
+/*
+ * A loaded machine reads some packets seconds late: PROGRAM-DATE-TIME
+ * still follows the media clock, from the earliest arrivals.
+ */
+
+static void
+test_late_arrivals(void)
+{
+    int       i;
+    int64_t   late;
+    uint8_t   buf[512];
+    feed_t    f;
+
+    feed_init(&f, 0, 1);
+
+    for (i = 0; i < 500; i++) {
+        late = (i % 37 < 5) ? (i % 37) * 600000 : 0;
+
+        f.wallclock += late;
+        (void) feed(&f, buf, frame(buf, sizeof(buf), i % 25 == 0, i == 0),
+                    i % 25 == 0, 3600);
+        f.wallclock -= late;
+    }
+
+    ok(f.out.parts > 50 && f.out.misdated == 0,
+       "frames up to 2.4 s late: every part dated by the media clock "
+       "(%d of %d off)", f.out.misdated, f.out.parts);
+
+    feed_done(&f);
 }

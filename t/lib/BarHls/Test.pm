@@ -49,6 +49,8 @@ use POSIX qw(WNOHANG);
 use Test::More ();
 use Time::HiRes qw(sleep time);
 
+use BarHls::Checker ();     # every playlist fetched is checked (the hook)
+
 our @EXPORT = qw(
     $PASSWORD repo_root module_path free_port
     start_camera stop_camera pause_camera resume_camera camera_stats
@@ -290,8 +292,11 @@ sub nginx_url {
 sub http_get {
     my ($path, %o) = @_;
     my $method = $o{method} // 'GET';
-    return $Http->request($method, nginx_url($path, $o{port}),
-                          $o{headers} ? { headers => $o{headers} } : {});
+    my $res = $Http->request($method, nginx_url($path, $o{port}),
+                             $o{headers} ? { headers => $o{headers} } : {});
+    BarHls::Checker::test_response($res->{url}, $res->{status}, $res->{content})
+        if $method eq 'GET';
+    return $res;
 }
 
 # Calls $cond every $step seconds until it returns true or $secs passed;
@@ -678,6 +683,7 @@ sub default_log_checks {
 sub check_body {
     my ($block, $body, $req_idx, $rep, $dry_run) = @_;
     return if $dry_run;
+    BarHls::Checker::test_body($block, $body, $req_idx);
     my $name = $block->name;
     if (defined(my $checks = $block->bar_check)) {
         for my $check (split ' ', $checks) {
