@@ -14,6 +14,7 @@
 
 #include "bh_media.h"
 #include "bh_page.h"
+#include "bh_snapshot.h"
 #include "bh_store.h"
 
 
@@ -195,7 +196,7 @@ void ngx_http_bar_hls_release(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_http_bar_hls_camera_t *cam, uint64_t epoch);
 ngx_int_t ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_http_bar_hls_camera_t *cam, uint64_t epoch, bh_chunk_t *chunk,
-    bh_chunk_t *init, ngx_log_t *log);
+    bh_chunk_t *init, unsigned *wanted, ngx_log_t *log);
 void ngx_http_bar_hls_set_state(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_http_bar_hls_camera_t *cam, uint64_t epoch, bh_event_t *ev);
 void ngx_http_bar_hls_collect(ngx_http_bar_hls_main_conf_t *bmcf);
@@ -234,6 +235,19 @@ ngx_int_t ngx_http_bar_hls_unavailable(ngx_http_request_t *r, char *text);
 ngx_int_t ngx_http_bar_hls_cache_headers(ngx_http_request_t *r,
     int64_t max_age, ngx_uint_t immutable, char kind, uint32_t etag0,
     uint32_t etag1);
+
+
+/* ngx_http_bar_hls_snapshot.c */
+
+#define NGX_HTTP_BAR_HLS_SNAPSHOT_EVERY  (1 * BH_USEC)    /* at most */
+
+void ngx_http_bar_hls_snapshot_store(ngx_http_bar_hls_main_conf_t *bmcf,
+    ngx_http_bar_hls_camera_t *cam, uint64_t epoch, bh_snapshot_t *snap);
+ngx_int_t ngx_http_bar_hls_snapshot_size(ngx_http_request_t *r,
+    bh_uri_t *u);
+ngx_int_t ngx_http_bar_hls_snapshot_headers(ngx_http_request_t *r,
+    int64_t time, uint64_t generation);
+ngx_uint_t ngx_http_bar_hls_snapshot_coming(ngx_http_bar_hls_camera_t *cam);
 
 
 /* ngx_http_bar_hls_page.c */

@@ -6,6 +6,7 @@
  *     <prefix><cam>/master.m3u8
  *     <prefix><cam>/init.mp4, init-<id>.mp4
  *     <prefix><cam>/seg-<msn>.m4s|ts, part-<n>.m4s|ts
+ *     <prefix><cam>/snapshot.jpg[?width=N]       (snapshot.c)
  *     <prefix>, <prefix><cam>/ and more with bar_hls_page (page.c)
  *
  * Any worker answers from the shared zone: what may be answered and how
@@ -25,6 +26,8 @@ typedef struct {
     ngx_str_t                   type;
     bh_view_t                   view;
     ngx_uint_t                  ranges;
+    ngx_uint_t                  snapshot;
+    uint64_t                    generation;     /* of the snapshots */
 } ngx_http_bar_hls_reply_t;
 
 
@@ -41,6 +44,7 @@ static ngx_str_t  ngx_http_bar_hls_m3u8_type =
     ngx_string("application/vnd.apple.mpegurl");
 static ngx_str_t  ngx_http_bar_hls_mp4_type = ngx_string("video/mp4");
 static ngx_str_t  ngx_http_bar_hls_ts_type = ngx_string("video/mp2t");
+static ngx_str_t  ngx_http_bar_hls_jpeg_type = ngx_string("image/jpeg");
 
 
 /* by bh_uri_type_t */
@@ -49,7 +53,8 @@ static ngx_uint_t  ngx_http_bar_hls_kind[] = {
     NGX_HTTP_BAR_HLS_KIND_MULTIVARIANT,
     NGX_HTTP_BAR_HLS_KIND_INIT,
     NGX_HTTP_BAR_HLS_KIND_SEGMENT,
-    NGX_HTTP_BAR_HLS_KIND_PART
+    NGX_HTTP_BAR_HLS_KIND_PART,
+    NGX_HTTP_BAR_HLS_KIND_SNAPSHOT
 };
 
 
@@ -142,8 +147,16 @@ ngx_http_bar_hls_handler(ngx_http_request_t *r)
      * keyed on it fetch the same bytes again.
      */
 
+    if (u.type == BH_URI_SNAPSHOT
+        && ngx_http_bar_hls_snapshot_size(r, &u) != NGX_OK)
+    {
+        return ngx_http_bar_hls_error(r, NGX_HTTP_BAD_REQUEST,
+                                      "a snapshot takes only width=160, "
+                                      "320, 640 or 1280");
+    }
+
     if (u.type != BH_URI_PLAYLIST && u.type != BH_URI_MULTIVARIANT
-        && r->args.len)
+        && u.type != BH_URI_SNAPSHOT && r->args.len)
     {
         return ngx_http_bar_hls_error(r, NGX_HTTP_BAD_REQUEST,
                                       "no query arguments on media");
@@ -200,6 +213,13 @@ ngx_http_bar_hls_respond(ngx_http_request_t *r,
     ngx_memzero(&reply, sizeof(ngx_http_bar_hls_reply_t));
 
     ngx_shmtx_lock(&bmcf->shpool->mutex);
+
+    /* the camera's owner makes the sizes asked for in the last minute */
+
+    if (u->type == BH_URI_SNAPSHOT) {
+        bh_stream_want(&cam->slot->stream, u->size,
+                       (int64_t) ngx_time() * BH_USEC);
+    }
 
     st = bh_stream_ready(&cam->slot->stream, u, q);
 
@@ -309,6 +329,13 @@ ngx_http_bar_hls_copy(ngx_http_request_t *r, ngx_http_bar_hls_slot_t *slot,
         reply->ranges = 1;
         break;
 
+    case BH_URI_SNAPSHOT:
+        reply->type = ngx_http_bar_hls_jpeg_type;
+        reply->ranges = 1;
+        reply->snapshot = 1;
+        reply->generation = slot->stream.snapshots_total;
+        break;
+
     default:
         reply->type = (slot->stream.conf.format == BH_FORMAT_FMP4)
                       ? ngx_http_bar_hls_mp4_type : ngx_http_bar_hls_ts_type;
@@ -341,6 +368,14 @@ ngx_http_bar_hls_send(ngx_http_request_t *r, ngx_http_bar_hls_reply_t *reply)
     if (ngx_http_bar_hls_cache_headers(r, v->max_age, v->immutable,
                                        v->etag_kind, v->etag[0], v->etag[1])
         != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (reply->snapshot
+        && ngx_http_bar_hls_snapshot_headers(r, v->modified,
+                                             reply->generation)
+           != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

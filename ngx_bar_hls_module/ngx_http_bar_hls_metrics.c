@@ -458,6 +458,7 @@ ngx_http_bar_hls_metrics_copy(ngx_http_bar_hls_camera_t *cam,
     mc->height = s->height;
     mc->format = cam->format;
     mc->served = slot->served;
+    mc->snapshots = s->snapshots_total;
 
     (void) ngx_cpystrn(mc->codecs, (u_char *) s->codecs,
                        ngx_min(sizeof(mc->codecs), sizeof(s->codecs)));

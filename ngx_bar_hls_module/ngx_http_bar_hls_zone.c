@@ -472,13 +472,15 @@ ngx_http_bar_hls_set_state(ngx_http_bar_hls_main_conf_t *bmcf,
 /*
  * Publishes a chunk of the owner's session.  init: a copy of the
  * session's init chunk, stored again when it could not be at first, so
- * that the session's parts are not refused for ever.
+ * that the session's parts are not refused for ever.  *wanted: the
+ * snapshot sizes requests want, if the chunk is a part that starts with
+ * a keyframe.
  */
 
 ngx_int_t
 ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_http_bar_hls_camera_t *cam, uint64_t epoch, bh_chunk_t *chunk,
-    bh_chunk_t *init, ngx_log_t *log)
+    bh_chunk_t *init, unsigned *wanted, ngx_log_t *log)
 {
     int64_t                   full;
     bh_status_t               st;
@@ -487,6 +489,7 @@ ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
 
     slot = cam->slot;
     s = &slot->stream;
+    *wanted = 0;
 
     ngx_shmtx_lock(&bmcf->shpool->mutex);
 
@@ -506,6 +509,10 @@ ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
 
     st = bh_stream_publish(&bmcf->sh->store, &bmcf->alloc, s, chunk,
                            ngx_http_bar_hls_usec());
+
+    if (st == BH_OK && chunk->type == BH_CHUNK_PART && chunk->independent) {
+        *wanted = bh_stream_wanted(s, ngx_http_bar_hls_usec());
+    }
 
     ngx_shmtx_unlock(&bmcf->shpool->mutex);
 

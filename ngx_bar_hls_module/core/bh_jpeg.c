@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
 #include <libavutil/imgutils.h>
 #include <libswscale/swscale.h>
 
@@ -24,6 +25,15 @@
 
 
 #define BH_JPEG_QUALITY     5       /* mjpeg qscale: 2 best, 31 worst */
+#define BH_DEMUX_PACKETS    4096    /* read at most, for a keyframe */
+#define BH_DEMUX_BUFFER     4096
+
+
+typedef struct {
+    const uint8_t      *data;
+    size_t              len;
+    size_t              pos;
+} bh_mem_t;
 
 
 struct bh_jpeg_s {
@@ -40,6 +50,8 @@ struct bh_jpeg_s {
 static const uint32_t  bh_widths[BH_SNAPSHOT_NWIDTHS] = BH_SNAPSHOT_WIDTHS;
 
 
+static int bh_mem_read(void *opaque, uint8_t *buf, int size);
+static int64_t bh_mem_seek(void *opaque, int64_t offset, int whence);
 static bh_status_t bh_jpeg_decode(bh_jpeg_t *j, const AVPacket *pkt,
     char *err, size_t errlen);
 static bh_status_t bh_jpeg_encode(bh_jpeg_t *j, int i, uint32_t width,
@@ -324,6 +336,173 @@ bh_jpeg_encode(bh_jpeg_t *j, int i, uint32_t width, uint32_t height,
     av_packet_unref(j->out);
 
     return BH_OK;
+}
+
+
+/*
+ * The keyframe of a part in memory: fMP4 (init segment and part, the
+ * codec's parameters from the moov) or MPEG-TS (probed, with the
+ * parameter sets the part carries).  The bytes are our own muxer's, but
+ * made of what the camera sent: every read is bounded.
+ */
+
+bh_status_t
+bh_jpeg_demux(const uint8_t *data, size_t len, AVCodecParameters *par,
+    AVPacket *pkt)
+{
+    int                   i, n, v, ts;
+    uint8_t              *buf;
+    bh_mem_t              mem;
+    bh_status_t           st;
+    AVIOContext          *pb;
+    AVFormatContext      *ic;
+    const AVInputFormat  *fmt;
+
+    if (len < 8 || len > INT32_MAX) {
+        return BH_INVALID;
+    }
+
+    mem.data = data;
+    mem.len = len;
+    mem.pos = 0;
+
+    ts = (memcmp(data + 4, "ftyp", 4) != 0);
+    fmt = av_find_input_format(ts ? "mpegts" : "mp4");
+    buf = av_malloc(BH_DEMUX_BUFFER);
+    pb = (buf != NULL) ? avio_alloc_context(buf, BH_DEMUX_BUFFER, 0, &mem,
+                                            bh_mem_read, NULL, bh_mem_seek)
+                       : NULL;
+    ic = avformat_alloc_context();
+
+    if (fmt == NULL || pb == NULL || ic == NULL) {
+        if (pb != NULL) {
+            av_freep(&pb->buffer);
+            avio_context_free(&pb);
+
+        } else {
+            av_free(buf);
+        }
+
+        avformat_free_context(ic);
+        return BH_NOMEM;
+    }
+
+    ic->pb = pb;
+    ic->flags |= AVFMT_FLAG_CUSTOM_IO;
+    st = BH_NOTFOUND;
+
+    if (avformat_open_input(&ic, NULL, fmt, NULL) < 0) {
+        ic = NULL;
+        st = BH_INVALID;
+        goto done;
+    }
+
+    /* MPEG-TS says its video's size in the stream only */
+
+    if (ts && avformat_find_stream_info(ic, NULL) < 0)
+    {
+        st = BH_INVALID;
+        goto done;
+    }
+
+    v = -1;
+
+    for (i = 0; i < (int) ic->nb_streams; i++) {
+        if (ic->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) {
+            v = i;
+            break;
+        }
+    }
+
+    for (n = 0; v >= 0 && n < BH_DEMUX_PACKETS; n++) {
+        if (av_read_frame(ic, pkt) < 0) {
+            break;
+        }
+
+        if (pkt->stream_index == v && (pkt->flags & AV_PKT_FLAG_KEY)
+            && pkt->size > 0)
+        {
+            st = avcodec_parameters_copy(par, ic->streams[v]->codecpar) < 0
+                 ? BH_NOMEM : BH_OK;
+            break;
+        }
+
+        av_packet_unref(pkt);
+    }
+
+done:
+
+    if (st != BH_OK) {
+        av_packet_unref(pkt);
+    }
+
+    avformat_close_input(&ic);
+    av_freep(&pb->buffer);
+    avio_context_free(&pb);
+
+    return st;
+}
+
+
+static int
+bh_mem_read(void *opaque, uint8_t *buf, int size)
+{
+    bh_mem_t  *mem = opaque;
+
+    size_t  n;
+
+    n = mem->len - mem->pos;
+
+    if (n == 0) {
+        return AVERROR_EOF;
+    }
+
+    if (n > (size_t) size) {
+        n = (size_t) size;
+    }
+
+    memcpy(buf, mem->data + mem->pos, n);
+    mem->pos += n;
+
+    return (int) n;
+}
+
+
+static int64_t
+bh_mem_seek(void *opaque, int64_t offset, int whence)
+{
+    bh_mem_t  *mem = opaque;
+
+    int64_t  to;
+
+    switch (whence & ~AVSEEK_FORCE) {
+
+    case AVSEEK_SIZE:
+        return (int64_t) mem->len;
+
+    case SEEK_SET:
+        to = offset;
+        break;
+
+    case SEEK_CUR:
+        to = (int64_t) mem->pos + offset;
+        break;
+
+    case SEEK_END:
+        to = (int64_t) mem->len + offset;
+        break;
+
+    default:
+        return AVERROR(EINVAL);
+    }
+
+    if (to < 0 || to > (int64_t) mem->len) {
+        return AVERROR(EINVAL);
+    }
+
+    mem->pos = (size_t) to;
+
+    return to;
 }
 
 

@@ -2,13 +2,14 @@
 /*
  * ngx_bar_hls_module media core: the snapshot thread.
  *
- * The pull loop offers every keyframe; while no size is wanted an offer
- * is one atomic load.  When one is, and the last picture was made an
- * interval ago, the keyframe is copied into a one-place mailbox and the
- * thread, started on the first such offer, decodes and encodes it
+ * The camera's owner offers every part that starts with a keyframe;
+ * while no size is wanted an offer does nothing.  When one is, and the
+ * last part was taken an interval ago, the part (after its init segment)
+ * is copied into a one-place mailbox and the thread, started on the
+ * first such offer, demuxes its keyframe, decodes and encodes it
  * (bh_jpeg.c) and hands the pictures to the handler.  An offer that finds
- * the thread still busy is dropped: the pull loop never waits for it.
- * The thread blocks every signal and touches nothing but its own.
+ * the thread still busy is dropped: the caller never waits for it.  The
+ * thread blocks every signal and touches nothing but its own.
  */
 
 
@@ -27,8 +28,7 @@ struct bh_snapper_s {
     bh_snapshot_handler_pt  handler;
     void                   *data;
 
-    unsigned                wanted;         /* atomic */
-    int64_t                 last;           /* wallclock of the last offer */
+    int64_t                 last;           /* wallclock of the last taken */
 
     pthread_mutex_t         mutex;
     pthread_cond_t          cond;
@@ -38,15 +38,17 @@ struct bh_snapper_s {
     unsigned                busy:1;         /* a job in the mailbox */
 
     /* the mailbox, under mutex */
-    AVPacket               *pkt;
-    AVCodecParameters      *par;
-    uint64_t                par_version;
+    uint8_t                *buf;            /* init and part, malloc()ed */
+    size_t                  len;
+    size_t                  cap;
     int64_t                 time;
     unsigned                mask;
 
     /* the thread's own */
+    AVPacket               *pkt;
+    AVCodecParameters      *par;
+    AVCodecParameters      *jpeg_par;       /* what jpeg decodes */
     bh_jpeg_t              *jpeg;
-    uint64_t                jpeg_version;
     uint64_t                made;           /* atomic */
     uint64_t                failed;         /* atomic */
 };
@@ -54,6 +56,8 @@ struct bh_snapper_s {
 
 static void *bh_snapper_thread(void *data);
 static void bh_snapper_job(bh_snapper_t *sn);
+static int bh_snapper_same(const AVCodecParameters *a,
+    const AVCodecParameters *b);
 
 
 bh_snapper_t *
@@ -69,10 +73,12 @@ bh_snapper_create(int64_t interval, bh_snapshot_handler_pt handler,
 
     sn->pkt = av_packet_alloc();
     sn->par = avcodec_parameters_alloc();
+    sn->jpeg_par = avcodec_parameters_alloc();
 
-    if (sn->pkt == NULL || sn->par == NULL) {
+    if (sn->pkt == NULL || sn->par == NULL || sn->jpeg_par == NULL) {
         av_packet_free(&sn->pkt);
         avcodec_parameters_free(&sn->par);
+        avcodec_parameters_free(&sn->jpeg_par);
         free(sn);
         return NULL;
     }
@@ -107,6 +113,8 @@ bh_snapper_destroy(bh_snapper_t *sn)
     bh_jpeg_destroy(sn->jpeg);
     av_packet_free(&sn->pkt);
     avcodec_parameters_free(&sn->par);
+    avcodec_parameters_free(&sn->jpeg_par);
+    free(sn->buf);
     pthread_mutex_destroy(&sn->mutex);
     pthread_cond_destroy(&sn->cond);
     free(sn);
@@ -114,43 +122,28 @@ bh_snapper_destroy(bh_snapper_t *sn)
 
 
 void
-bh_snapper_want(bh_snapper_t *sn, unsigned mask)
-{
-    __atomic_store_n(&sn->wanted, mask & BH_SNAPSHOT_ALL, __ATOMIC_RELAXED);
-}
-
-
-bh_status_t
-bh_snapper_codec(bh_snapper_t *sn, const AVCodecParameters *par)
-{
-    int  rc;
-
-    pthread_mutex_lock(&sn->mutex);
-
-    rc = avcodec_parameters_copy(sn->par, par);
-    sn->par_version++;
-    sn->last = 0;
-
-    pthread_mutex_unlock(&sn->mutex);
-
-    return rc < 0 ? BH_NOMEM : BH_OK;
-}
-
-
-void
-bh_snapper_offer(bh_snapper_t *sn, const AVPacket *pkt, int64_t wallclock)
+bh_snapper_offer(bh_snapper_t *sn, unsigned mask, const uint8_t *init,
+    size_t init_len, const uint8_t *part, size_t part_len, int64_t wallclock)
 {
     int       err;
-    unsigned  mask;
+    size_t    len;
+    uint8_t  *p;
     sigset_t  all, old;
 
-    mask = __atomic_load_n(&sn->wanted, __ATOMIC_RELAXED);
+    mask &= BH_SNAPSHOT_ALL;
 
-    if (mask == 0 || !(pkt->flags & AV_PKT_FLAG_KEY)
-        || (sn->last != 0 && wallclock - sn->last < sn->interval))
+    if (mask == 0 || part_len == 0
+        || (sn->last != 0 && wallclock - sn->last < sn->interval
+            && wallclock >= sn->last))
     {
         return;
     }
+
+    if (init == NULL) {
+        init_len = 0;
+    }
+
+    len = init_len + part_len;
 
     pthread_mutex_lock(&sn->mutex);
 
@@ -159,13 +152,24 @@ bh_snapper_offer(bh_snapper_t *sn, const AVPacket *pkt, int64_t wallclock)
         return;
     }
 
-    av_packet_unref(sn->pkt);
+    if (len > sn->cap) {
+        p = realloc(sn->buf, len);
 
-    if (av_packet_ref(sn->pkt, pkt) < 0) {
-        pthread_mutex_unlock(&sn->mutex);
-        return;
+        if (p == NULL) {
+            pthread_mutex_unlock(&sn->mutex);
+            return;
+        }
+
+        sn->buf = p;
+        sn->cap = len;
     }
 
+    if (init_len) {
+        memcpy(sn->buf, init, init_len);
+    }
+
+    memcpy(sn->buf + init_len, part, part_len);
+    sn->len = len;
     sn->time = wallclock;
     sn->mask = mask;
     sn->last = wallclock;
@@ -180,7 +184,6 @@ bh_snapper_offer(bh_snapper_t *sn, const AVPacket *pkt, int64_t wallclock)
         pthread_sigmask(SIG_SETMASK, &old, NULL);
 
         if (err != 0) {
-            av_packet_unref(sn->pkt);
             pthread_mutex_unlock(&sn->mutex);
             return;
         }
@@ -246,40 +249,52 @@ bh_snapper_thread(void *data)
 }
 
 
-/* called with the mutex locked; decodes without it */
+/*
+ * Called with the mutex locked; works without it: the mailbox is the
+ * thread's until busy is cleared.
+ */
 
 static void
 bh_snapper_job(bh_snapper_t *sn)
 {
+    int            i;
     char           err[128];
-    AVPacket      *pkt;
-    unsigned       mask;
     bh_status_t    st;
     bh_snapshot_t  snap;
 
-    if (sn->jpeg == NULL || sn->jpeg_version != sn->par_version) {
-        bh_jpeg_destroy(sn->jpeg);
-        sn->jpeg = bh_jpeg_create(sn->par);
-        sn->jpeg_version = sn->par_version;
-    }
-
-    if (sn->jpeg == NULL) {
-        __atomic_add_fetch(&sn->failed, 1, __ATOMIC_RELAXED);
-        av_packet_unref(sn->pkt);
-        return;
-    }
-
-    /* the mailbox's packet is ours until busy is cleared */
-
-    pkt = sn->pkt;
-    mask = sn->mask;
-
     pthread_mutex_unlock(&sn->mutex);
 
-    st = bh_jpeg_make(sn->jpeg, pkt, mask, &snap, err, sizeof(err));
+    st = bh_jpeg_demux(sn->buf, sn->len, sn->par, sn->pkt);
+
+    /* a decoder for what the camera sends now */
+
+    if (st == BH_OK
+        && (sn->jpeg == NULL || !bh_snapper_same(sn->par, sn->jpeg_par)))
+    {
+        bh_jpeg_destroy(sn->jpeg);
+        sn->jpeg = bh_jpeg_create(sn->par);
+
+        if (sn->jpeg == NULL
+            || avcodec_parameters_copy(sn->jpeg_par, sn->par) < 0)
+        {
+            st = BH_UNSUPPORTED;
+        }
+    }
+
+    if (st == BH_OK) {
+        st = bh_jpeg_make(sn->jpeg, sn->pkt, sn->mask, &snap, err,
+                          sizeof(err));
+    }
+
+    av_packet_unref(sn->pkt);
 
     if (st == BH_OK) {
         snap.time = sn->time;
+
+        for (i = 0; i < BH_SNAPSHOT_SIZES; i++) {
+            snap.pictures[i].time = sn->time;
+        }
+
         __atomic_add_fetch(&sn->made, 1, __ATOMIC_RELAXED);
         sn->handler(sn->data, &snap);
 
@@ -288,6 +303,15 @@ bh_snapper_job(bh_snapper_t *sn)
     }
 
     pthread_mutex_lock(&sn->mutex);
+}
 
-    av_packet_unref(pkt);
+
+static int
+bh_snapper_same(const AVCodecParameters *a, const AVCodecParameters *b)
+{
+    return a->codec_id == b->codec_id && a->width == b->width
+           && a->height == b->height && a->format == b->format
+           && a->extradata_size == b->extradata_size
+           && (a->extradata_size == 0
+               || memcmp(a->extradata, b->extradata, a->extradata_size) == 0);
 }

@@ -8,9 +8,12 @@
  * mjpeg encoder, in full size and in the widths of BH_SNAPSHOT_WIDTHS
  * that are narrower than the picture.
  *
- * bh_snapper_*: a thread that does that off the pull loop, at most once
- * per interval and only while someone wants pictures; the pull loop
- * offers keyframes, which cost nothing while nobody does.
+ * bh_snapper_*: a thread that does that off the event loop, at most once
+ * per interval and only while someone wants pictures: the camera's owner
+ * offers the parts that start with a keyframe as it publishes them (an
+ * fMP4 part with its init segment, or an MPEG-TS part), and the thread
+ * demuxes the keyframe from a copy.  Nothing is copied, nor any thread
+ * started, while nobody wants pictures.
  */
 
 
@@ -43,6 +46,13 @@ struct AVPacket;
 
 typedef struct bh_jpeg_s  bh_jpeg_t;
 
+/*
+ * The first video keyframe of a file in memory (an fMP4 init segment and
+ * part, or MPEG-TS), with its stream's parameters.  BH_NOTFOUND: none.
+ */
+bh_status_t bh_jpeg_demux(const uint8_t *data, size_t len,
+    struct AVCodecParameters *par, struct AVPacket *pkt);
+
 /* NULL: no decoder for the codec, or no memory */
 bh_jpeg_t *bh_jpeg_create(const struct AVCodecParameters *par);
 
@@ -73,19 +83,19 @@ typedef void (*bh_snapshot_handler_pt)(void *data, bh_snapshot_t *snap);
 bh_snapper_t *bh_snapper_create(int64_t interval,
     bh_snapshot_handler_pt handler, void *data);
 
-/* the sizes wanted now (0: none); any thread */
-void bh_snapper_want(bh_snapper_t *sn, unsigned mask);
-
-/* the pull loop: a new session's video, then its keyframes */
-bh_status_t bh_snapper_codec(bh_snapper_t *sn,
-    const struct AVCodecParameters *par);
-void bh_snapper_offer(bh_snapper_t *sn, const struct AVPacket *pkt,
-    int64_t wallclock);
+/*
+ * A part that starts with a keyframe, of the sizes in mask (0: none is
+ * wanted, and the offer costs nothing), taken if the last one was taken
+ * an interval ago and the thread is idle.  init: the fMP4 init segment
+ * (NULL for MPEG-TS).  wallclock: the part's, usec since the epoch.
+ */
+void bh_snapper_offer(bh_snapper_t *sn, unsigned mask, const uint8_t *init,
+    size_t init_len, const uint8_t *part, size_t part_len, int64_t wallclock);
 
 /* waits until what was offered is made (tests) */
 void bh_snapper_drain(bh_snapper_t *sn);
 
-/* pictures made, decode failures */
+/* pictures made, parts that gave none */
 uint64_t bh_snapper_made(bh_snapper_t *sn, uint64_t *failed);
 
 /* stops and joins its thread */

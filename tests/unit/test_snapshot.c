@@ -39,6 +39,10 @@ static int load(const char *path, AVCodecParameters *par, AVPacket **keys,
 static int jpeg_check(const bh_picture_t *pic, uint32_t w, uint32_t h,
     double *spread);
 static void on_snapshot(void *data, bh_snapshot_t *snap);
+static uint8_t *remux(AVCodecParameters *par, AVPacket **all, int n,
+    const char *format, size_t *len);
+static int boxes(const uint8_t *p, size_t len, const char *type, size_t *at,
+    int max);
 static void test_jpeg(AVCodecParameters *par, AVPacket **keys);
 static void test_index(void);
 static void test_snapper(AVCodecParameters *par, AVPacket **all, int n,
@@ -316,12 +320,110 @@ on_snapshot(void *data, bh_snapshot_t *snap)
 }
 
 
+/*
+ * The fixture's video muxed by libavformat into fragmented MP4 (one
+ * fragment per keyframe) or MPEG-TS, in memory, as the segmenter's parts
+ * would be.
+ */
+
+static uint8_t *
+remux(AVCodecParameters *par, AVPacket **all, int n, const char *format,
+    size_t *len)
+{
+    int               i, size;
+    uint8_t          *buf, *copy;
+    AVStream         *st;
+    AVPacket         *pkt;
+    AVDictionary     *opts;
+    AVFormatContext  *oc;
+
+    *len = 0;
+
+    if (avformat_alloc_output_context2(&oc, NULL, format, NULL) < 0) {
+        return NULL;
+    }
+
+    st = avformat_new_stream(oc, NULL);
+    avcodec_parameters_copy(st->codecpar, par);
+    st->codecpar->codec_tag = 0;
+    st->time_base = tb;
+
+    opts = NULL;
+    av_dict_set(&opts, "movflags", "frag_keyframe+empty_moov"
+                "+default_base_moof", 0);
+
+    if (avio_open_dyn_buf(&oc->pb) < 0
+        || avformat_write_header(oc, &opts) < 0)
+    {
+        av_dict_free(&opts);
+        avformat_free_context(oc);
+        return NULL;
+    }
+
+    av_dict_free(&opts);
+
+    for (i = 0; i < n; i++) {
+        pkt = av_packet_clone(all[i]);
+        pkt->stream_index = 0;
+        av_packet_rescale_ts(pkt, tb, st->time_base);
+        av_interleaved_write_frame(oc, pkt);
+        av_packet_free(&pkt);
+    }
+
+    av_write_trailer(oc);
+
+    size = avio_close_dyn_buf(oc->pb, &buf);
+    avformat_free_context(oc);
+
+    copy = malloc(size > 0 ? size : 1);
+
+    if (copy != NULL && size > 0) {
+        memcpy(copy, buf, size);
+        *len = size;
+    }
+
+    av_free(buf);
+
+    return copy;
+}
+
+
+/* offsets of the top-level boxes of type */
+
+static int
+boxes(const uint8_t *p, size_t len, const char *type, size_t *at, int max)
+{
+    int       n;
+    size_t    pos;
+    uint32_t  size;
+
+    n = 0;
+
+    for (pos = 0; pos + 8 <= len && n < max; pos += size) {
+        size = (uint32_t) p[pos] << 24 | p[pos + 1] << 16 | p[pos + 2] << 8
+               | p[pos + 3];
+
+        if (size < 8 || pos + size > len) {
+            break;
+        }
+
+        if (memcmp(p + pos + 4, type, 4) == 0) {
+            at[n++] = pos;
+        }
+    }
+
+    return n;
+}
+
+
 static void
 test_snapper(AVCodecParameters *par, AVPacket **all, int n, int64_t tb_num,
     int64_t tb_den)
 {
-    int             i, keys, wanted;
+    int             i, frags, wanted;
     double          spread;
+    size_t          len, tslen, at[64], init_len;
+    uint8_t        *mp4, *ts;
     int64_t         t0, t;
     uint64_t        failed;
     got_t           got;
@@ -329,42 +431,43 @@ test_snapper(AVCodecParameters *par, AVPacket **all, int n, int64_t tb_num,
 
     memset(&got, 0, sizeof(got));
 
+    mp4 = remux(par, all, n, "mp4", &len);
+    ts = remux(par, all, n, "mpegts", &tslen);
+    frags = mp4 ? boxes(mp4, len, "moof", at, 64) : 0;
+
+    ok(frags >= 10 && ts != NULL, "snapper: %d fMP4 fragments, %zu bytes of "
+       "MPEG-TS", frags, tslen);
+
     sn = bh_snapper_create(BH_USEC, on_snapshot, &got);
     ok(sn != NULL, "snapper: created");
 
-    if (sn == NULL) {
+    if (sn == NULL || frags < 10 || ts == NULL) {
+        free(mp4);
+        free(ts);
+        bh_snapper_destroy(sn);
         return;
     }
 
-    ok(bh_snapper_codec(sn, par) == BH_OK, "snapper: the session's codec");
-
+    init_len = at[0];
+    at[frags] = len;
     t0 = bh_wallclock();
-    keys = 0;
     wanted = 0;
 
-    for (i = 0; i < n; i++) {
+    /* each fragment a second apart, wanted for the middle half */
 
-        /* wanted for the middle half of the stream */
+    for (i = 0; i < frags; i++) {
+        t = t0 + i * BH_USEC;
+        wanted += (i >= frags / 4 && i < 3 * frags / 4);
 
-        bh_snapper_want(sn, (i > n / 4 && i < 3 * n / 4) ? 1u | 2u : 0);
-
-        t = t0 + all[i]->pts * tb_num * BH_USEC / tb_den;
-
-        if (all[i]->flags & AV_PKT_FLAG_KEY) {
-            keys++;
-            wanted += (i > n / 4 && i < 3 * n / 4);
-        }
-
-        bh_snapper_offer(sn, all[i], t);
+        bh_snapper_offer(sn, (i >= frags / 4 && i < 3 * frags / 4) ? 3 : 0,
+                         mp4, init_len, mp4 + at[i], at[i + 1] - at[i], t);
         bh_snapper_drain(sn);
     }
 
-    ok(keys >= 10, "snapper: %d keyframes offered, %d while wanted", keys,
-       wanted);
     ok(got.count == wanted && wanted >= 4,
        "snapper: one snapshot per keyframe a second apart while wanted "
-       "(%d)", got.count);
-    ok(got.last.time > t0, "snapper: dated by the keyframe");
+       "(%d of %d)", got.count, wanted);
+    ok(got.last.time >= t0, "snapper: dated by the part");
     ok(jpeg_check(&got.last.pictures[0], 320, 240, &spread)
        && jpeg_check(&got.last.pictures[1], 160, 120, &spread),
        "snapper: the sizes wanted, made in its thread");
@@ -374,25 +477,38 @@ test_snapper(AVCodecParameters *par, AVPacket **all, int n, int64_t tb_num,
     /* keyframes 40 ms apart: one a second is made */
 
     got.count = 0;
-    bh_snapper_want(sn, 1);
-    t = bh_wallclock() + 100 * BH_USEC;
+    t = t0 + 100 * BH_USEC;
 
     for (i = 0; i < 100; i++) {
-        bh_snapper_offer(sn, all[0], t + i * 40000);
+        bh_snapper_offer(sn, 1, mp4, init_len, mp4 + at[1], at[2] - at[1],
+                         t + i * 40000);
         bh_snapper_drain(sn);
     }
 
     ok(got.count == 4, "snapper: 4 s of keyframes 40 ms apart make 4 (%d)",
        got.count);
 
-    /* an offer while it is busy is dropped, not waited for */
+    /* MPEG-TS: no init segment; garbage: nothing, and no harm */
 
     got.count = 0;
-    bh_snapper_offer(sn, all[0], t + 1000 * BH_USEC);
-    bh_snapper_offer(sn, all[0], t + 1002 * BH_USEC);
+    bh_snapper_offer(sn, 1, NULL, 0, ts, tslen, t + 1000 * BH_USEC);
     bh_snapper_drain(sn);
-    ok(got.count >= 1 && got.count <= 2, "snapper: busy offers dropped (%d)",
-       got.count);
+    ok(got.count == 1 && jpeg_check(&got.last.pictures[0], 320, 240,
+                                    &spread),
+       "snapper: an MPEG-TS part");
+
+    memset(ts, 0x47, tslen > 20000 ? 20000 : tslen);
+    bh_snapper_offer(sn, 1, NULL, 0, ts, 20000, t + 1002 * BH_USEC);
+    bh_snapper_drain(sn);
+    bh_snapper_offer(sn, 1, mp4, 100, mp4 + at[1], 100, t + 1004 * BH_USEC);
+    bh_snapper_drain(sn);
+    (void) bh_snapper_made(sn, &failed);
+    ok(got.count == 1 && failed == 2, "snapper: garbage makes nothing");
+
+    bh_snapper_offer(sn, 1, mp4, init_len, mp4 + at[3], at[4] - at[3],
+                     t + 1006 * BH_USEC);
+    bh_snapper_drain(sn);
+    ok(got.count == 2, "snapper: and the next part works");
 
     bh_snapper_destroy(sn);
     bh_snapshot_free(&got.last);
@@ -400,15 +516,19 @@ test_snapper(AVCodecParameters *par, AVPacket **all, int n, int64_t tb_num,
     /* destroyed with work in its mailbox, or never started */
 
     sn = bh_snapper_create(BH_USEC, on_snapshot, &got);
-    (void) bh_snapper_codec(sn, par);
-    bh_snapper_want(sn, BH_SNAPSHOT_ALL);
-    bh_snapper_offer(sn, all[0], bh_wallclock());
+    bh_snapper_offer(sn, BH_SNAPSHOT_ALL, mp4, init_len, mp4 + at[1],
+                     at[2] - at[1], bh_wallclock());
     bh_snapper_destroy(sn);
     bh_snapshot_free(&got.last);
 
     sn = bh_snapper_create(BH_USEC, on_snapshot, &got);
     bh_snapper_destroy(sn);
     ok(1, "snapper: destroyed busy or idle");
+
+    free(mp4);
+    free(ts);
+    (void) tb_num;
+    (void) tb_den;
 }
 
 
