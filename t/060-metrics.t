@@ -245,7 +245,6 @@ YML
         return $r && @$r && $r->[0]{value}[1] > 0 ? $r->[0]{value}[1] : undef;
     });
     ok(defined $rate, "$name - rate() of parts: " . ($rate // 'none'));
-    diag(sprintf 'measure: Prometheus rate of parts %.2f/s', $rate) if defined $rate;
     my $reqs = $query->('sum by (kind) (bar_hls_requests_total{camera="ale"})');
     my %kinds = map { $_->{metric}{kind} => $_->{value}[1] } @{ $reqs || [] };
     ok($kinds{playlist} && $kinds{segment}, "$name - requests by kind: "

@@ -22,7 +22,8 @@
     "<meta charset=\"utf-8\">\n"                                             \
     "<meta name=\"viewport\" content=\"width=device-width, "                 \
         "initial-scale=1\">\n"                                               \
-    "<meta name=\"referrer\" content=\"same-origin\">\n"
+    "<meta name=\"referrer\" content=\"same-origin\">\n"                  \
+    "<link rel=\"icon\" href=\"data:,\">\n"
 
 #define BH_PAGE_CSS                                                          \
     ":root{color-scheme:dark}\n"                                             \
@@ -294,6 +295,12 @@ const char  bh_page_player_html[] =
     "        start();\n"
     "    }\n"
     "\n"
+    "    /* where the media ends: seekable, or what is buffered */\n"
+    "    function edge() {\n"
+    "        var r = video.seekable.length ? video.seekable : video.buffered;\n"
+    "        return r.length ? r.end(r.length - 1) : null;\n"
+    "    }\n"
+    "\n"
     "    /* once playing, to the live edge when far from it (10 s apart) */\n"
     "    function catchUp() {\n"
     "        var i, end, lsp;\n"
@@ -314,8 +321,8 @@ const char  bh_page_player_html[] =
     "            }\n"
     "            return;\n"
     "        }\n"
-    "        if (video.seekable.length) {\n"
-    "            end = video.seekable.end(video.seekable.length - 1);\n"
+    "        end = edge();\n"
+    "        if (end !== null) {\n"
     "            if (end - video.currentTime > 3) {\n"
     "                video.currentTime = end - 1;\n"
     "                lastJump = Date.now();\n"
@@ -334,8 +341,8 @@ const char  bh_page_player_html[] =
         " * 1000;\n"
     "            return (Date.now() - d) / 1000;\n"
     "        }\n"
-    "        if (video.seekable.length && lag !== null) {\n"
-    "            end = video.seekable.end(video.seekable.length - 1);\n"
+    "        end = edge();\n"
+    "        if (end !== null && lag !== null) {\n"
     "            return end - video.currentTime + lag;\n"
     "        }\n"
     "        return null;\n"
