@@ -712,4 +712,24 @@ sub slurp {
     return scalar <$fh>;
 }
 
+# ------------------------------------------------------- sanitizers
+
+# Under scripts/test-asan (BAR_HLS_SANITIZER_DIR set), the sanitizers of
+# the nginx under test write their reports into a directory of this test
+# file's own, <dir>/<test file>/san.<pid>, for scripts/sanitizer-scan to
+# name the file a report came from.  nginx inherits ASAN_OPTIONS and
+# UBSAN_OPTIONS from us.
+if (my $san = $ENV{BAR_HLS_SANITIZER_DIR}) {
+    (my $name = File::Basename::basename($0)) =~ s/\.t$//;
+    $name =~ s/[^A-Za-z0-9_.-]/_/g;
+    my $dir = File::Spec->catdir($san, $name || 'unnamed');
+    File::Path::make_path($dir);
+    for my $var (qw(ASAN_OPTIONS UBSAN_OPTIONS)) {
+        my $opts = $ENV{$var} // '';
+        $opts =~ s/(?:^|:)log_path=[^:]*//g;
+        $opts =~ s/^://;
+        $ENV{$var} = join ':', grep { length } $opts, "log_path=$dir/san";
+    }
+}
+
 1;
