@@ -34,6 +34,7 @@ FUZZ_SECONDS ?= 60
 WARN      := -Wall -Wextra -Wpointer-arith -Wno-unused-parameter -Werror
 
 .PHONY: all module demo demo-run test check unit unit-run fuzz replay \
+        fuzz-corpus \
         clean setup deb deb-build FORCE test-asan asan-check asan
 
 all: module
@@ -109,6 +110,33 @@ fuzz-%: $(BUILD)/fuzz_%
 	    $(BUILD)/fuzz-$*-corpus fuzz/$*-corpus
 
 fuzz: fuzz-uri
+
+# seeds of real media for the segmenter target (committed; run by hand)
+$(BUILD)/make_corpus: fuzz/make_corpus.c
+	mkdir -p $(BUILD)
+	$(CC) -g -O1 -std=gnu99 $(WARN) $(AV_CFLAGS) -o $@ fuzz/make_corpus.c \
+	    $(AV_LIBS)
+
+$(BUILD)/fixture-other.mkv:
+	mkdir -p $(BUILD)
+	ffmpeg -nostdin -loglevel error -y \
+	    -f lavfi -i testsrc2=size=160x96:rate=15 \
+	    -f lavfi -i sine=frequency=880:sample_rate=44100 -t 4 \
+	    -c:v libx264 -g 15 -bf 0 -crf 35 -pix_fmt yuv420p \
+	    -c:a aac -b:a 32k $@
+
+$(BUILD)/fixture-small.mkv:
+	mkdir -p $(BUILD)
+	ffmpeg -nostdin -loglevel error -y \
+	    -f lavfi -i testsrc2=size=176x144:rate=25 \
+	    -f lavfi -i sine=frequency=440:sample_rate=44100 -t 4 \
+	    -c:v libx264 -g 25 -bf 0 -crf 35 -pix_fmt yuv420p \
+	    -c:a aac -b:a 32k $@
+
+fuzz-corpus: $(BUILD)/make_corpus $(BUILD)/fixture-small.mkv \
+             $(BUILD)/fixture-other.mkv
+	$(BUILD)/make_corpus $(BUILD)/fixture-small.mkv \
+	    $(BUILD)/fixture-other.mkv fuzz/segmenter-corpus
 
 replay: $(REPLAY_BINS)
 	for n in $(FUZZ_NAMES); do \

@@ -26,15 +26,13 @@ my %Media = (ale => 18, big => 24);
 my %List  = (ale => 1,  big => 2);
 
 # A media playlist, its names: (init-<crc>.mp4, [seg-N.m4s ...],
-# [complete parts part-N.K.m4s ...]).  Parts of complete segments only
-# (not the preload hint, which would block).
+# [listed parts part-N.m4s ...]).  Listed parts only (not the preload
+# hint, which would block).
 sub names {
     my ($text) = @_;
     my ($map) = $text =~ /^#EXT-X-MAP:URI="([^"]+)"$/m;
     my @segs = $text =~ /^(seg-\d+\.(?:m4s|ts))$/mg;
-    my %done = map { /(\d+)/ => 1 } @segs;
-    my @parts = grep { /^part-(\d+)\./ && $done{$1} }
-                $text =~ /^#EXT-X-PART:.*URI="([^"]+)"/mg;
+    my @parts = $text =~ /^#EXT-X-PART:.*URI="([^"]+)"/mg;
     return ($map, \@segs, \@parts);
 }
 

@@ -46,6 +46,9 @@ sub watch_full {
     my $t0 = time;
     my $full = wait_for_log(qr/the zone is full/, 25);
     Test::More::ok($full, sprintf 'the zone got full (%.1fs)', time - $t0);
+    # before its first segment a camera's playlist is 503: from then on,
+    # a full zone must not take it away
+    BarHls::Test::wait_playlist_ok("/live/$_/index.m3u8", 1, 20) for @Cams;
     my $end = time + 8;
     for (my $i = 0; $i < 200 && time < $end; $i++) {
         for my $cam (@Cams) {
