@@ -39,8 +39,8 @@ our $RSS_MAX = 200;             # MB of growth per worker
 our $ASAN_EXTRA = $ENV{BAR_HLS_SANITIZER_DIR} ? 256 : 0;
 
 # what the camera of a bound should log, and say in its last_error
-our $BOUND_RE = qr/max_bitrate|bitrate|\blimits?\b|\bbound\b|too (?:large|big|long|many)
-                   |exceed|\bcap\b|oversized|\bover (?:a |the )?(?:limit|max|\d)/xi;
+our $BOUND_RE = qr/max_bitrate|bitrate|\blimits?\b|\bbound\b|too\s(?:large|big|long|many)
+                   |exceed|\bcap\b|oversized|\bover\s(?:a\s|the\s)?(?:limit|max|\d)/xi;
 
 # name => [mode, options]; in nginx.conf in this order: camera i belongs to
 # worker i mod 2, the heaviest share the good camera's worker (even i)
