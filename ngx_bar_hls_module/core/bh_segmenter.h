@@ -25,6 +25,8 @@
 #define BH_MAX_AUDIO_PACKET     (64 * 1024)
 #define BH_MAX_UNTIMED          16          /* frames before a timestamp */
 #define BH_RATE_BURST           4           /* seconds of max_bitrate */
+#define BH_SPEED_WINDOW         (10 * BH_USEC)  /* of arrival */
+#define BH_SPEED_MAX            10          /* media x real time, either way */
 
 
 typedef struct {
@@ -88,6 +90,10 @@ struct bh_segmenter_s {
     size_t                  part_bytes;     /* muxed into the open part */
     unsigned                part_samples;
     unsigned                part_frames;    /* video samples of them */
+
+    /* how fast media time goes by as the camera's frames arrive */
+    int64_t                 speed_arrival;  /* usec, window start */
+    int64_t                 speed_media;
 
     /* the wall clock of the media clock's zero, for PROGRAM-DATE-TIME */
     int64_t                 clock;          /* usec */

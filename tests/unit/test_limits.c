@@ -59,6 +59,7 @@ typedef struct {
     AVCodecParameters  *par;
     int64_t             dts;            /* 1/90000 */
     int64_t             wallclock;      /* usec */
+    int64_t             wall_step;      /* usec a packet; 0: as the dts */
     int                 limits;
     char                err[256];
 } feed_t;
@@ -78,6 +79,7 @@ static void test_tiny_steps(void);
 static void test_no_keyframe(void);
 static void test_bitrate(void);
 static void test_late_arrivals(void);
+static void test_speed(void);
 static void test_avc_parsers(void);
 
 
@@ -94,6 +96,7 @@ main(int argc, char **argv)
     test_no_keyframe();
     test_bitrate();
     test_late_arrivals();
+    test_speed();
 
     return tap_done();
 }
@@ -208,7 +211,7 @@ feed(feed_t *f, const uint8_t *data, size_t size, int key, int64_t step)
     memcpy(pkt->data, data, size);
 
     f->dts += step;
-    f->wallclock += step * BH_USEC / 90000;
+    f->wallclock += f->wall_step ? f->wall_step : step * BH_USEC / 90000;
 
     pkt->dts = f->dts;
     pkt->pts = f->dts;
@@ -546,6 +549,47 @@ test_late_arrivals(void)
     ok(f.out.parts > 50 && f.out.misdated == 0,
        "frames up to 2.4 s late: every part dated by the media clock "
        "(%d of %d off)", f.out.misdated, f.out.parts);
+
+    feed_done(&f);
+}
+
+
+/*
+ * Timestamps a tick apart while the frames come 40 ms apart: a part that
+ * would stay open for ever; and timestamps a second apart: parts faster
+ * than the clock.  Both are past a bound within BH_SPEED_WINDOW.
+ */
+
+static void
+test_speed(void)
+{
+    int       i;
+    uint8_t   buf[512];
+    feed_t    f;
+
+    feed_init(&f, 0, 1);
+    f.wall_step = 40000;
+
+    for (i = 0; i < 400; i++) {
+        (void) feed(&f, buf, frame(buf, sizeof(buf), i % 25 == 0, i == 0),
+                    i % 25 == 0, 1);
+    }
+
+    ok(f.limits >= 1 && strstr(f.err, "timestamps went by") != NULL,
+       "timestamps 1/90000 s apart, frames 40 ms: BH_LIMIT (%s)", f.err);
+
+    feed_done(&f);
+
+    feed_init(&f, 0, 1);
+    f.wall_step = 40000;
+
+    for (i = 0; i < 400; i++) {
+        (void) feed(&f, buf, frame(buf, sizeof(buf), i % 25 == 0, i == 0),
+                    i % 25 == 0, 90000);
+    }
+
+    ok(f.limits >= 1 && strstr(f.err, "timestamps went by") != NULL,
+       "timestamps a second apart, frames 40 ms: BH_LIMIT (%s)", f.err);
 
     feed_done(&f);
 }
