@@ -27,6 +27,11 @@ start_camera(env => 'TEST_NGINX_CAM_PORT', gop => 25);
 our $Other = start_camera(env => 'TEST_NGINX_OTHER_PORT', gop => 25, size => '320x240');
 $ENV{TEST_NGINX_LATE_PORT} = free_port();
 
+# H.265, where the fake camera makes it
+our $Hevc = `${\ repo_root()}/scripts/fake-camera --help 2>&1` =~ /h265/
+    ? start_camera(env => 'TEST_NGINX_HEVC_PORT', codec => 'h265', gop => 25) : undef;
+$ENV{TEST_NGINX_HEVC_PORT} //= free_port();
+
 # [width, height] of a JPEG (ffprobe), or ()
 sub jpeg_size {
     my ($data) = @_;
@@ -243,6 +248,23 @@ sub check_late {
     is_deeply([jpeg_size($ok ? $ok->{content} : '')], [640, 360], "$name - of its size");
 }
 
+sub check_hevc {
+    my ($block) = @_;
+    my $name = $block->name;
+    if (!$Hevc) {
+        pass("$name - SKIP: the fake camera makes no H.265");
+        return;
+    }
+    my $res = wait_until(30, 0.3, sub {
+        my $r = snapshot('/live/hevc/snapshot.jpg');
+        return $r->{status} == 200 ? $r : undef;
+    });
+    ok($res, "$name - a snapshot of an H.265 camera");
+    is_deeply([jpeg_size($res ? $res->{content} : '')], [640, 360], "$name - 640x360");
+    my %levels = map { $_ => 1 } unpack 'C*', jpeg_gray($res ? $res->{content} : '');
+    ok(keys %levels > 20, "$name - not blank");
+}
+
 run_tests();
 
 __DATA__
@@ -352,3 +374,20 @@ location /live/ {
 GET /live/late/snapshot.jpg
 --- error_code: 503
 --- bar_check: late
+
+
+
+=== TEST 6: an H.265 camera's snapshot
+--- main_config
+load_module $TEST_NGINX_BAR_HLS_MODULE;
+--- http_config
+bar_hls_zone 64m;
+bar_hls_camera hevc rtsp://127.0.0.1:$TEST_NGINX_HEVC_PORT/stream1;
+--- config
+location /live/ {
+    bar_hls;
+}
+--- request
+GET /live/nosuch/snapshot.jpg
+--- error_code: 404
+--- bar_check: hevc

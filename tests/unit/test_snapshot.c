@@ -48,6 +48,7 @@ static void test_index(void);
 static void test_snapper(AVCodecParameters *par, AVPacket **all, int n,
     int64_t tb_num, int64_t tb_den);
 static void test_store(AVCodecParameters *par, AVPacket **keys);
+static void test_hevc(AVCodecParameters *par, AVPacket **keys);
 static void *heap_alloc(void *ctx, size_t size);
 static void heap_free(void *ctx, void *p);
 
@@ -93,6 +94,35 @@ main(int argc, char **argv)
     }
 
     free(all);
+
+    /* H.265, where the build made its fixture (make unit-run) */
+
+    snprintf(fixture, sizeof(fixture), "%s/hevc/hevc-main.mp4", argv[1]);
+    all = NULL;
+    n = 0;
+
+    if (access(fixture, R_OK) == 0) {
+        if (load(fixture, par, keys, &all, &n) == 0) {
+            test_hevc(par, keys);
+
+        } else {
+            ok(0, "the fixture %s loads", fixture);
+        }
+
+    } else {
+        ok(1, "# SKIP no %s", fixture);
+        memset(keys, 0, sizeof(keys));
+    }
+
+    for (i = 0; i < KEYFRAMES; i++) {
+        av_packet_free(&keys[i]);
+    }
+
+    for (i = 0; i < n; i++) {
+        av_packet_free(&all[i]);
+    }
+
+    free(all);
     avcodec_parameters_free(&par);
 
     return tap_done();
@@ -110,6 +140,7 @@ load(const char *path, AVCodecParameters *par, AVPacket **keys,
     AVFormatContext  *ic;
 
     ic = NULL;
+    memset(keys, 0, KEYFRAMES * sizeof(AVPacket *));
 
     if (avformat_open_input(&ic, path, NULL, NULL) < 0
         || avformat_find_stream_info(ic, NULL) < 0)
@@ -529,6 +560,36 @@ test_snapper(AVCodecParameters *par, AVPacket **all, int n, int64_t tb_num,
     free(ts);
     (void) tb_num;
     (void) tb_den;
+}
+
+
+static void
+test_hevc(AVCodecParameters *par, AVPacket **keys)
+{
+    char            err[128];
+    double          spread;
+    bh_jpeg_t      *j;
+    bh_snapshot_t   snap;
+
+    j = bh_jpeg_create(par);
+    ok(j != NULL && par->codec_id == AV_CODEC_ID_HEVC, "hevc: a decoder");
+
+    if (j == NULL) {
+        return;
+    }
+
+    ok(bh_jpeg_make(j, keys[0], 3, &snap, err, sizeof(err)) == BH_OK
+       && jpeg_check(&snap.pictures[0], (uint32_t) par->width,
+                     (uint32_t) par->height, &spread)
+       && spread > 100
+       && jpeg_check(&snap.pictures[1], 160,
+                     (uint32_t) (par->height * 160 / par->width + 1) & ~1u,
+                     &spread),
+       "hevc: a keyframe of %dx%d to JPEG, and 160 wide", par->width,
+       par->height);
+
+    bh_snapshot_free(&snap);
+    bh_jpeg_destroy(j);
 }
 
 
