@@ -8,9 +8,12 @@
  * (core/bh_pull.c) in a pthread of its own.  That thread touches no nginx
  * structure: what it produces (parts, state changes, libav log lines) is
  * malloc()ed into a mutex-protected queue and a byte on a pipe wakes the
- * event loop, which publishes into the zone and logs.  A 200 ms timer
- * renews the leases, starts pulls whose lease became free, and stops them
- * as soon as the worker starts shutting down.
+ * event loop, which publishes into the zone and logs.  While requests
+ * want snapshots, the parts that start with a keyframe are offered to a
+ * second thread of the camera's (core/bh_snapper.c), whose pictures come
+ * back through the same queue (ngx_http_bar_hls_snapshot.c stores them).
+ * A 200 ms timer renews the leases, starts pulls whose lease became free,
+ * and stops them as soon as the worker starts shutting down.
  */
 
 
