@@ -131,7 +131,7 @@ ngx_http_bar_hls_page_send(ngx_http_request_t *r,
     ngx_http_bar_hls_page_e page, ngx_http_bar_hls_camera_t *one)
 {
     size_t                          n, len;
-    int64_t                         max_age;
+    int64_t                         max_age, now;
     ngx_int_t                       rc;
     ngx_buf_t                      *b;
     ngx_uint_t                      i;
@@ -179,8 +179,10 @@ ngx_http_bar_hls_page_send(ngx_http_request_t *r,
     conf.title_len = blcf->page_title.len;
     conf.player_js = (char *) blcf->player_js.data;
     conf.player_js_len = blcf->player_js.len;
+    conf.now = ngx_time();
+    now = bh_wallclock();
 
-    /* measured, then written */
+    /* measured, then written: the same page twice */
 
     for (i = 0; i < 2; i++) {
         b = (i == 0) ? NULL : ngx_create_temp_buf(r->pool, len ? len : 1);
@@ -203,7 +205,7 @@ ngx_http_bar_hls_page_send(ngx_http_request_t *r,
 
         default: /* NGX_HTTP_BAR_HLS_JSON */
             len = bh_page_json(b ? (char *) b->pos : NULL, b ? len : 0,
-                               pc, n, bh_wallclock());
+                               pc, n, now);
         }
     }
 

@@ -71,7 +71,7 @@ bh_page_overview(char *buf, size_t len, const bh_page_conf_t *conf,
     o.len = len;
     o.n = 0;
 
-    now = bh_wallclock() / BH_USEC;
+    now = conf->now ? conf->now : bh_wallclock() / BH_USEC;
 
     nvars = bh_camera_vars(NULL, conf, now, vars, label, size);
     bh_template(&o, bh_page_overview_head, vars, nvars);
@@ -100,8 +100,9 @@ bh_page_player(char *buf, size_t len, const bh_page_conf_t *conf,
     o.len = len;
     o.n = 0;
 
-    nvars = bh_camera_vars(cam, conf, bh_wallclock() / BH_USEC, vars, label,
-                           size);
+    nvars = bh_camera_vars(cam, conf,
+                           conf->now ? conf->now : bh_wallclock() / BH_USEC,
+                           vars, label, size);
     bh_template(&o, bh_page_player_html, vars, nvars);
 
     return o.n;

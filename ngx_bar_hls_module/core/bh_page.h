@@ -40,6 +40,7 @@ typedef struct {
     size_t              title_len;
     const char         *player_js;      /* URL of hls.js, or NULL */
     size_t              player_js_len;
+    int64_t             now;            /* sec; 0: the clock's */
 } bh_page_conf_t;
 
 
