@@ -145,7 +145,19 @@ sub check_served {
     $get->(segment => '/live/ale/seg-1.m4s');
     $get->(part => "/live/ale/$part");
     http_get('/live/nosuch/index.m3u8');
-    my $m1 = scrape();
+    # a worker counts a request in its log phase, just after the client
+    # has the response: a scrape at once may come before that
+    my $total = 0;
+    $total += $_ for values %n;
+    my $counted = sub {
+        my ($m) = @_;
+        my $sum = 0;
+        $sum += $m->{$_} for grep { /^bar_hls_requests_total\{camera="ale"/ } keys %$m;
+        $sum -= $m0->{$_} // 0 for grep { /^bar_hls_requests_total\{camera="ale"/ } keys %$m;
+        return $sum;
+    };
+    my $m1 = wait_until(5, 0.1, sub { my $m = scrape(); $counted->($m) >= $total ? $m : undef })
+             || scrape();
     is($n{'segment 3xx'}, 1, "$name - the conditional GET was a 304");
     is($bytes{'segment 2xx'}, length($s->{content}) + 100, "$name - a whole segment, 100 bytes of it");
     for my $k (sort keys %n) {
