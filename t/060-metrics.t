@@ -75,6 +75,7 @@ sub check_gauges {
     my $name = $block->name;
     my $m = parse_metrics($body);
     my $st = JSON::PP::decode_json(http_get('/live/status')->{content});
+    unlike($body, qr/rtsp:|\Q$PASSWORD\E|admin/, "$name - no camera URL, user or password");
     is($m->{'bar_hls_camera_state{camera="ale",state="streaming"}'}, 1, "$name - ale: streaming");
     is($m->{'bar_hls_camera_state{camera="ale",state="backoff"}'}, 0, "$name - ale: not in backoff");
     is(scalar(grep { /^bar_hls_camera_state\{camera="ale"/ && $m->{$_} == 1 } keys %$m), 1,
@@ -276,7 +277,7 @@ load_module $TEST_NGINX_BAR_HLS_MODULE;
 --- http_config
 bar_hls_zone 64m;
 bar_hls_camera ale rtsp://127.0.0.1:$TEST_NGINX_CAM_PORT/stream1;
-bar_hls_camera dead rtsp://127.0.0.1:$TEST_NGINX_DEAD_PORT/stream1 timeout=1s;
+bar_hls_camera dead rtsp://admin:s3cr3t-pw@127.0.0.1:$TEST_NGINX_DEAD_PORT/stream1 timeout=1s;
 --- config
 location /live/ {
     bar_hls;
