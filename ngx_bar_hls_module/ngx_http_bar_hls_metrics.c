@@ -124,10 +124,10 @@ ngx_http_bar_hls_count(ngx_http_request_t *r, ngx_http_bar_hls_slot_t *slot,
 static ngx_int_t
 ngx_http_bar_hls_log_handler(ngx_http_request_t *r)
 {
-    off_t                        sent;
-    ngx_uint_t                   status, code;
-    ngx_http_bar_hls_ctx_t      *ctx;
-    ngx_http_bar_hls_counter_t  *c;
+    off_t                          sent;
+    ngx_uint_t                     status, code;
+    ngx_http_bar_hls_ctx_t        *ctx;
+    ngx_http_bar_hls_counter_t    *c;
     ngx_http_bar_hls_main_conf_t  *bmcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_bar_hls_module);

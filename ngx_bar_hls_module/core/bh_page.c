@@ -319,18 +319,35 @@ bh_out(bh_out_t *o, const char *s, size_t len)
 static void
 bh_out_html(bh_out_t *o, const char *s, size_t len)
 {
-    size_t  i, from;
+    size_t       i, from;
+    const char  *e;
 
     for (i = 0, from = 0; i < len; i++) {
-        const char  *e;
 
         switch (s[i]) {
-        case '&':  e = "&amp;";  break;
-        case '<':  e = "&lt;";   break;
-        case '>':  e = "&gt;";   break;
-        case '"':  e = "&quot;"; break;
-        case '\'': e = "&#39;";  break;
-        default:   continue;
+
+        case '&':
+            e = "&amp;";
+            break;
+
+        case '<':
+            e = "&lt;";
+            break;
+
+        case '>':
+            e = "&gt;";
+            break;
+
+        case '"':
+            e = "&quot;";
+            break;
+
+        case '\'':
+            e = "&#39;";
+            break;
+
+        default:
+            continue;
         }
 
         bh_out(o, s + from, i - from);
@@ -347,11 +364,12 @@ bh_out_html(bh_out_t *o, const char *s, size_t len)
 static void
 bh_out_json(bh_out_t *o, const char *s, size_t len)
 {
-    char    esc[8];
-    size_t  i, from;
+    char           esc[8];
+    size_t         i, from;
+    unsigned char  c;
 
     for (i = 0, from = 0; i < len; i++) {
-        unsigned char  c = (unsigned char) s[i];
+        c = (unsigned char) s[i];
 
         if (c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>') {
             continue;
