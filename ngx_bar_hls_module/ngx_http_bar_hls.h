@@ -69,6 +69,7 @@ typedef struct {
 typedef struct {
     bh_store_t                  store;
     uint64_t                    generation;     /* the newest config's */
+    ngx_uint_t                  loading;        /* a reload is under way */
     ngx_http_bar_hls_worker_entry_t  workers[NGX_MAX_PROCESSES];
 } ngx_http_bar_hls_shctx_t;
 
@@ -109,6 +110,7 @@ typedef struct {
     bh_alloc_t                  alloc;          /* the slab, locked */
     ngx_array_t                 cameras;        /* of camera_t */
     uint64_t                    generation;     /* this config's */
+    ngx_uint_t                  loading;        /* set sh->loading */
 } ngx_http_bar_hls_main_conf_t;
 
 
@@ -133,6 +135,7 @@ char *ngx_http_bar_hls_camera(ngx_conf_t *cf, ngx_command_t *cmd,
 
 ngx_int_t ngx_http_bar_hls_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 ngx_int_t ngx_http_bar_hls_zone_commit(ngx_cycle_t *cycle);
+void ngx_http_bar_hls_zone_cleanup(void *data);
 size_t ngx_http_bar_hls_zone_estimate(ngx_http_bar_hls_camera_t *cam);
 void ngx_http_bar_hls_stream_conf(ngx_http_bar_hls_camera_t *cam,
     bh_stream_conf_t *conf);

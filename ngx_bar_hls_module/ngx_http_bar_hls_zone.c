@@ -92,6 +92,17 @@ ngx_http_bar_hls_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_shmtx_lock(&shpool->mutex);
 
+    /*
+     * The running workers must not collect until this reload is committed
+     * or has failed: the master may take seconds more (a listen retried),
+     * and the slots found or made here have no owner yet.
+     */
+
+    if (obmcf != NULL) {
+        bmcf->sh->loading = 1;
+        bmcf->loading = 1;
+    }
+
     for (i = 0; i < bmcf->cameras.nelts; i++) {
         slot = ngx_http_bar_hls_slot(bmcf, &cam[i]);
 
@@ -195,6 +206,7 @@ ngx_http_bar_hls_zone_commit(ngx_cycle_t *cycle)
     ngx_shmtx_lock(&bmcf->shpool->mutex);
 
     bmcf->generation = ++bmcf->sh->generation;
+    bmcf->sh->loading = 0;
     bmcf->sh->store.part_max = part_max;
 
     for (i = 0; i < bmcf->cameras.nelts; i++) {
@@ -204,6 +216,28 @@ ngx_http_bar_hls_zone_commit(ngx_cycle_t *cycle)
     ngx_shmtx_unlock(&bmcf->shpool->mutex);
 
     return NGX_OK;
+}
+
+
+/*
+ * The cycle's pool is destroyed: after a reload that failed, the zone is
+ * the running configuration's again, and its workers may collect.  A
+ * committed cycle's pool goes at a later reload, which marked the zone
+ * itself.
+ */
+
+void
+ngx_http_bar_hls_zone_cleanup(void *data)
+{
+    ngx_http_bar_hls_main_conf_t  *bmcf = data;
+
+    if (!bmcf->loading || bmcf->generation != 0) {
+        return;
+    }
+
+    ngx_shmtx_lock(&bmcf->shpool->mutex);
+    bmcf->sh->loading = 0;
+    ngx_shmtx_unlock(&bmcf->shpool->mutex);
 }
 
 
@@ -533,7 +567,8 @@ ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
  * Frees the slots of cameras that are no longer configured, once the
  * worker that pulled them has let them go and no worker of an older
  * configuration, which may still serve them, is left.  Only the newest
- * configuration collects: a reload that failed must not.
+ * configuration collects: a reload that failed must not, nor one still
+ * being loaded.
  */
 
 void
@@ -552,6 +587,7 @@ ngx_http_bar_hls_collect(ngx_http_bar_hls_main_conf_t *bmcf)
     ngx_shmtx_lock(&shpool->mutex);
 
     if (bmcf->generation != bmcf->sh->generation
+        || bmcf->sh->loading
         || ngx_http_bar_hls_old_workers(bmcf))
     {
         ngx_shmtx_unlock(&shpool->mutex);
