@@ -30,8 +30,12 @@ static ngx_http_bar_hls_slot_t *ngx_http_bar_hls_slot(
 static ngx_int_t ngx_http_bar_hls_owned(ngx_http_bar_hls_slot_t *slot,
     uint64_t epoch);
 static ngx_int_t ngx_http_bar_hls_alive(ngx_pid_t pid);
+static void ngx_http_bar_hls_free_slots(ngx_http_bar_hls_main_conf_t *bmcf,
+    uint64_t generation, ngx_uint_t keep_configured);
+static ngx_int_t ngx_http_bar_hls_configured(
+    ngx_http_bar_hls_main_conf_t *bmcf, bh_stream_t *s);
 static ngx_int_t ngx_http_bar_hls_old_workers(
-    ngx_http_bar_hls_main_conf_t *bmcf);
+    ngx_http_bar_hls_main_conf_t *bmcf, uint64_t generation);
 static ngx_msec_t ngx_http_bar_hls_now(void);
 static int64_t ngx_http_bar_hls_usec(void);
 
@@ -101,6 +105,16 @@ ngx_http_bar_hls_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if (obmcf != NULL) {
         bmcf->sh->loading = 1;
         bmcf->loading = 1;
+
+        /*
+         * What no running worker lists any more goes now, unless this
+         * configuration lists it again: the workers' own collection
+         * never runs when reloads come faster than it.
+         */
+
+        if (!ngx_http_bar_hls_old_workers(bmcf, bmcf->sh->generation)) {
+            ngx_http_bar_hls_free_slots(bmcf, bmcf->sh->generation, 1);
+        }
     }
 
     for (i = 0; i < bmcf->cameras.nelts; i++) {
@@ -574,33 +588,46 @@ ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
 void
 ngx_http_bar_hls_collect(ngx_http_bar_hls_main_conf_t *bmcf)
 {
+    ngx_shmtx_lock(&bmcf->shpool->mutex);
+
+    if (bmcf->generation == bmcf->sh->generation
+        && !bmcf->sh->loading
+        && !ngx_http_bar_hls_old_workers(bmcf, bmcf->generation))
+    {
+        ngx_http_bar_hls_free_slots(bmcf, bmcf->generation, 0);
+    }
+
+    ngx_shmtx_unlock(&bmcf->shpool->mutex);
+}
+
+
+/*
+ * Frees the slots listed by no configuration since "generation" (which no
+ * worker still running lists), whose puller has let them go; called with
+ * the zone locked.
+ */
+
+static void
+ngx_http_bar_hls_free_slots(ngx_http_bar_hls_main_conf_t *bmcf,
+    uint64_t generation, ngx_uint_t keep_configured)
+{
     uint32_t                  i;
     ngx_msec_t                now;
     bh_store_t               *store;
-    ngx_slab_pool_t          *shpool;
     ngx_http_bar_hls_slot_t  *slot;
 
-    shpool = bmcf->shpool;
     store = &bmcf->sh->store;
     now = ngx_http_bar_hls_now();
-
-    ngx_shmtx_lock(&shpool->mutex);
-
-    if (bmcf->generation != bmcf->sh->generation
-        || bmcf->sh->loading
-        || ngx_http_bar_hls_old_workers(bmcf))
-    {
-        ngx_shmtx_unlock(&shpool->mutex);
-        return;
-    }
 
     for (i = 0; i < store->nstreams; /* void */ ) {
         slot = ngx_http_bar_hls_slot_of(store->streams[i]);
 
-        if (slot->generation == bmcf->generation
+        if (slot->generation >= generation
             || (slot->owner != 0 && ngx_http_bar_hls_alive(slot->owner)
                 && (ngx_msec_int_t) (now - slot->heartbeat)
-                   <= NGX_HTTP_BAR_HLS_LEASE))
+                   <= NGX_HTTP_BAR_HLS_LEASE)
+            || (keep_configured
+                && ngx_http_bar_hls_configured(bmcf, &slot->stream)))
         {
             i++;
             continue;
@@ -613,21 +640,41 @@ ngx_http_bar_hls_collect(ngx_http_bar_hls_main_conf_t *bmcf)
 
         bh_stream_clear(&bmcf->alloc, &slot->stream);
         bh_store_remove(store, &slot->stream);
-        ngx_slab_free_locked(shpool, slot);
+        ngx_slab_free_locked(bmcf->shpool, slot);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_bar_hls_configured(ngx_http_bar_hls_main_conf_t *bmcf,
+    bh_stream_t *s)
+{
+    ngx_uint_t                  i;
+    ngx_http_bar_hls_camera_t  *cam;
+
+    cam = bmcf->cameras.elts;
+
+    for (i = 0; i < bmcf->cameras.nelts; i++) {
+        if (cam[i].name.len == s->name_len
+            && ngx_memcmp(cam[i].name.data, s->name, s->name_len) == 0)
+        {
+            return 1;
+        }
     }
 
-    ngx_shmtx_unlock(&shpool->mutex);
+    return 0;
 }
 
 
 /*
- * Is a worker of an older configuration still running?  Each worker
- * writes its pid and configuration into the zone's table when it starts
- * (ngx_http_bar_hls_register_worker()).
+ * Is a worker of a configuration older than "generation" still running?
+ * Each worker writes its pid and configuration into the zone's table when
+ * it starts (ngx_http_bar_hls_register_worker()).
  */
 
 static ngx_int_t
-ngx_http_bar_hls_old_workers(ngx_http_bar_hls_main_conf_t *bmcf)
+ngx_http_bar_hls_old_workers(ngx_http_bar_hls_main_conf_t *bmcf,
+    uint64_t generation)
 {
     ngx_uint_t                 i;
     ngx_http_bar_hls_shctx_t  *sh;
@@ -636,7 +683,7 @@ ngx_http_bar_hls_old_workers(ngx_http_bar_hls_main_conf_t *bmcf)
 
     for (i = 0; i < NGX_MAX_PROCESSES; i++) {
         if (sh->workers[i].pid != 0
-            && sh->workers[i].generation < bmcf->generation
+            && sh->workers[i].generation < generation
             && ngx_http_bar_hls_alive(sh->workers[i].pid))
         {
             return 1;
