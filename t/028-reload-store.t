@@ -400,7 +400,7 @@ sub check_names {
     my @exits = exits_since($NamesMark);
     ok(!@exits, "$name - no worker exited") or diag(@exits[0 .. ($#exits > 4 ? 4 : $#exits)]);
     my $freed = grep { /camera "n\d+x\d+" is no longer configured, its media is freed/ } log_lines_since($NamesMark);
-    measure('removed cameras freed during the reloads: %d of 285 (worker 0 first collects 5 s after it starts)',
+    measure('removed cameras freed during the reloads: %d of 285',
             $freed);
     # once the reloads stop, the newest worker 0 frees the rest
     my $t0 = time;
