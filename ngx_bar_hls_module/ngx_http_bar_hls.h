@@ -54,6 +54,8 @@ typedef struct {
     uint64_t                    reconnects;
     uint64_t                    bytes_in;
     time_t                      since;          /* state entered */
+    time_t                      refused;        /* a part, logged then */
+    unsigned                    limited:1;      /* by the zone's bound */
 
     /* workers holding requests for it: woken as it changes */
     ngx_pid_t                   waiting[NGX_HTTP_BAR_HLS_MAX_WAITING];

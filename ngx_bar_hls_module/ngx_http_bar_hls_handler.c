@@ -23,6 +23,7 @@ typedef struct {
     ngx_buf_t                  *buf;
     ngx_str_t                   type;
     bh_view_t                   view;
+    ngx_uint_t                  ranges;
 } ngx_http_bar_hls_reply_t;
 
 
@@ -257,16 +258,25 @@ ngx_http_bar_hls_copy(ngx_http_request_t *r, ngx_http_bar_hls_slot_t *slot,
 
     case BH_URI_PLAYLIST:
     case BH_URI_MULTIVARIANT:
+
+        /*
+         * No ranges: a player that asks for the rest of the playlist it
+         * had (Chromium's does) would get the tail of a newer one.
+         */
+
         reply->type = ngx_http_bar_hls_m3u8_type;
+        reply->ranges = 0;
         break;
 
     case BH_URI_INIT:
         reply->type = ngx_http_bar_hls_mp4_type;
+        reply->ranges = 1;
         break;
 
     default:
         reply->type = (slot->stream.conf.format == BH_FORMAT_FMP4)
                       ? ngx_http_bar_hls_mp4_type : ngx_http_bar_hls_ts_type;
+        reply->ranges = 1;
     }
 
     return NGX_OK;
@@ -294,7 +304,7 @@ ngx_http_bar_hls_send(ngx_http_request_t *r, ngx_http_bar_hls_reply_t *reply)
     r->headers_out.content_type = reply->type;
     r->headers_out.content_type_len = reply->type.len;
     r->headers_out.last_modified_time = (time_t) (v->modified / 1000000);
-    r->allow_ranges = 1;
+    r->allow_ranges = reply->ranges;
 
     /*
      * Never private, no-cache or max-age=0: caches in front must cache.

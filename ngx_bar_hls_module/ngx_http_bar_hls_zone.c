@@ -521,7 +521,9 @@ ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_http_bar_hls_camera_t *cam, uint64_t epoch, bh_chunk_t *chunk,
     bh_chunk_t *init, ngx_log_t *log)
 {
+    u_char                   *why;
     int64_t                   full;
+    u_char                    error[NGX_HTTP_BAR_HLS_ERR_LEN];
     bh_status_t               st;
     bh_stream_t              *s;
     ngx_http_bar_hls_slot_t  *slot;
@@ -548,6 +550,41 @@ ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
     st = bh_stream_publish(&bmcf->sh->store, &bmcf->alloc, s, chunk,
                            ngx_http_bar_hls_usec());
 
+    /* over the zone's bound: the camera is limited until a part fits */
+
+    why = NULL;
+
+    if (st == BH_LIMIT) {
+        if (!slot->limited) {
+            slot->limited = 1;
+            slot->state = BH_STATE_LIMITED;
+            slot->since = ngx_time();
+        }
+
+        if (chunk->size > bmcf->sh->store.part_max) {
+            ngx_snprintf(slot->last_error, NGX_HTTP_BAR_HLS_ERR_LEN - 1,
+                         "over a limit: a part of %uz bytes is over %uz, "
+                         "the most the zone takes for it%Z", chunk->size,
+                         bmcf->sh->store.part_max);
+
+        } else {
+            ngx_snprintf(slot->last_error, NGX_HTTP_BAR_HLS_ERR_LEN - 1,
+                         "over a limit: no keyframe within %d parts%Z",
+                         BH_MAX_SEGMENT_PARTS);
+        }
+
+        if (ngx_time() - slot->refused >= NGX_HTTP_BAR_HLS_FULL_QUIET) {
+            slot->refused = ngx_time();
+            ngx_cpystrn(error, slot->last_error, sizeof(error));
+            why = error;
+        }
+
+    } else if (st == BH_OK && slot->limited) {
+        slot->limited = 0;
+        slot->state = BH_STATE_STREAMING;
+        slot->since = ngx_time();
+    }
+
     ngx_shmtx_unlock(&bmcf->shpool->mutex);
 
     ngx_http_bar_hls_changed(bmcf, cam);
@@ -565,12 +602,12 @@ ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
                                   : "media dropped until the next keyframe");
     }
 
-    if (st == BH_LIMIT) {
+    /* one line per episode of a bound, not one per part */
+
+    if (why != NULL) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "bar_hls: camera \"%V\": a part of %uz bytes is over "
-                      "%uz, the most the zone takes for it; media dropped "
-                      "until the next keyframe", &cam->name, chunk->size,
-                      bmcf->sh->store.part_max);
+                      "bar_hls: camera \"%V\": %s; media dropped until the "
+                      "next keyframe", &cam->name, why);
     }
 
     return st == BH_OK ? NGX_OK : NGX_ERROR;

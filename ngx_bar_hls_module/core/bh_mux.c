@@ -267,6 +267,7 @@ bh_mux_packet(bh_segmenter_t *sg, bh_track_t *t, AVPacket *pkt, char *err,
 
     sg->part_bytes += pkt->size;
     sg->part_samples++;
+    sg->part_frames += (t == &sg->video);
 
     rc = av_write_frame(sg->oc, pkt);
 
@@ -324,12 +325,13 @@ bh_mux_part(bh_segmenter_t *sg, bh_chunk_t *chunk)
         return BH_NOMEM;
     }
 
+    if (sg->out_len == 0) {
+        return BH_NOSPACE;                  /* the part goes on: keep counting */
+    }
+
     sg->part_bytes = 0;
     sg->part_samples = 0;
-
-    if (sg->out_len == 0) {
-        return BH_NOSPACE;
-    }
+    sg->part_frames = 0;
 
     return bh_take_output(sg, chunk);
 }

@@ -39,6 +39,13 @@ static void bh_print_parts(bh_writer_t *w, const bh_playlist_t *pl,
 /* seconds and milliseconds, rounded to the millisecond */
 #define bh_sec(usec)   ((usec) + 500) / 1000000, ((usec) + 500) % 1000000 / 1000
 
+/*
+ * A part's, down to the millisecond: the segmenter may let a part run
+ * past PART-TARGET by less than one (a camera's clock is not exact), and
+ * its DURATION must not say more than PART-TARGET.
+ */
+#define bh_sec_floor(usec)   (usec) / 1000000, (usec) % 1000000 / 1000
+
 
 size_t
 bh_playlist_size(const bh_playlist_t *pl)
@@ -210,7 +217,8 @@ bh_print_parts(bh_writer_t *w, const bh_playlist_t *pl,
     for (i = 0; i < s->nparts; i++) {
         bh_printf(w, "#EXT-X-PART:DURATION=%" PRId64 ".%03" PRId64 ","
                      "URI=\"part-%" PRIu64 ".%s\"%s\n",
-                  bh_sec(s->parts[i].duration), s->parts[i].number, ext,
+                  bh_sec_floor(s->parts[i].duration), s->parts[i].number,
+                  ext,
                   s->parts[i].independent ? ",INDEPENDENT=YES" : "");
     }
 }

@@ -132,6 +132,10 @@ bh_query_parse(const char *args, size_t len, bh_query_t *q)
 
     memset(q, 0, sizeof(bh_query_t));
 
+    if (len == 0) {
+        return BH_OK;                       /* args may be NULL then */
+    }
+
     p = args;
     last = args + len;
 

@@ -52,6 +52,7 @@ typedef struct {
     char        codecs[64];
     int         inits;
     int64_t     t0;             /* wall clock when the feed began */
+    int         frames;         /* video samples the parts say they have */
     int         bad_wallclock;  /* parts not dated by their arrival */
 } output_t;
 
@@ -163,6 +164,7 @@ collect(void *data, bh_chunk_t *chunk)
     }
 
     out->total += chunk->duration;
+    out->frames += chunk->frames;
     out->parts++;
 }
 
@@ -398,6 +400,8 @@ test_segmenter(const char *fixture, bh_format_t format, fault_t fault,
     ok(rc == 0, "%s: init + parts demux as one fMP4 file", name);
     ok(frames == in_frames, "%s: all %d video frames out (%d)", name,
        in_frames, frames);
+    ok(out.frames == in_frames, "%s: and the parts count them (%d)", name,
+       out.frames);
     ok(audio >= in_audio - 3 && audio <= in_audio,
        "%s: audio frames out %d of %d", name, audio, in_audio);
     ok(gap <= 40000 * 2, "%s: no gap in video timestamps (largest step "

@@ -337,6 +337,8 @@ sub parallel_get {
         }
         $r->{headers} = \%h;
         $r->{body} = $body // '';
+        BarHls::Checker::test_response(BarHls::Test::nginx_url($r->{path}, $r->{port}),
+                                       $r->{status}, $r->{body}, stateless => 1);
     }
     return \@res;
 }
