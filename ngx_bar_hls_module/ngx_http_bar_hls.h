@@ -28,6 +28,7 @@
 #define NGX_HTTP_BAR_HLS_MAX_BITRATE_LIMIT  ((size_t) 1024 * 1024 * 1024)
 
 #define NGX_HTTP_BAR_HLS_FULL_QUIET      30      /* sec, zone full episode */
+#define NGX_HTTP_BAR_HLS_LEASE           3000    /* msec without heartbeat */
 #define NGX_HTTP_BAR_HLS_MAX_PART        (16 * 1024 * 1024)
 
 #define NGX_HTTP_BAR_HLS_METHODS         "GET, HEAD, OPTIONS"
@@ -110,6 +111,7 @@ typedef struct {
 typedef struct {
     bh_store_t                  store;
     uint64_t                    generation;     /* the newest config's */
+    ngx_uint_t                  loading;        /* a reload is under way */
     ngx_http_bar_hls_worker_entry_t  workers[NGX_MAX_PROCESSES];
     ngx_http_bar_hls_counter_t  others[NGX_HTTP_BAR_HLS_OTHERS];
 } ngx_http_bar_hls_shctx_t;
@@ -159,6 +161,7 @@ typedef struct {
     bh_alloc_t                  alloc;          /* the slab, locked */
     ngx_array_t                 cameras;        /* of camera_t */
     uint64_t                    generation;     /* this config's */
+    ngx_uint_t                  loading;        /* set sh->loading */
 } ngx_http_bar_hls_main_conf_t;
 
 
@@ -186,9 +189,21 @@ char *ngx_http_bar_hls_camera(ngx_conf_t *cf, ngx_command_t *cmd,
 
 ngx_int_t ngx_http_bar_hls_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 ngx_int_t ngx_http_bar_hls_zone_commit(ngx_cycle_t *cycle);
+void ngx_http_bar_hls_zone_cleanup(void *data);
 size_t ngx_http_bar_hls_zone_estimate(ngx_http_bar_hls_camera_t *cam);
 void ngx_http_bar_hls_stream_conf(ngx_http_bar_hls_camera_t *cam,
     bh_stream_conf_t *conf);
+void ngx_http_bar_hls_collect(ngx_http_bar_hls_main_conf_t *bmcf);
+void ngx_http_bar_hls_register_worker(ngx_http_bar_hls_main_conf_t *bmcf);
+ngx_http_bar_hls_camera_t *ngx_http_bar_hls_find(
+    ngx_http_bar_hls_main_conf_t *bmcf, u_char *name, size_t len);
+ngx_msec_t ngx_http_bar_hls_now(void);
+int64_t ngx_http_bar_hls_usec(void);
+
+
+/* ngx_http_bar_hls_lease.c */
+
+ngx_int_t ngx_http_bar_hls_alive(ngx_pid_t pid);
 ngx_int_t ngx_http_bar_hls_acquire(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_http_bar_hls_camera_t *cam, uint64_t *epoch, bh_stream_conf_t *sc,
     ngx_log_t *log);
@@ -201,10 +216,6 @@ ngx_int_t ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
     bh_chunk_t *init, unsigned *wanted, ngx_log_t *log);
 void ngx_http_bar_hls_set_state(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_http_bar_hls_camera_t *cam, uint64_t epoch, bh_event_t *ev);
-void ngx_http_bar_hls_collect(ngx_http_bar_hls_main_conf_t *bmcf);
-void ngx_http_bar_hls_register_worker(ngx_http_bar_hls_main_conf_t *bmcf);
-ngx_http_bar_hls_camera_t *ngx_http_bar_hls_find(
-    ngx_http_bar_hls_main_conf_t *bmcf, u_char *name, size_t len);
 
 
 /* ngx_http_bar_hls_pull.c */

@@ -315,8 +315,9 @@ ngx_http_bar_hls_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_bar_hls_main_conf_t *bmcf = conf;
 
-    ssize_t     size;
-    ngx_str_t  *value, name;
+    ssize_t              size;
+    ngx_str_t           *value, name;
+    ngx_pool_cleanup_t  *cln;
 
     if (bmcf->shm_zone != NULL) {
         return "is duplicate";
@@ -353,6 +354,14 @@ ngx_http_bar_hls_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     bmcf->shm_zone->init = ngx_http_bar_hls_init_zone;
     bmcf->shm_zone->data = bmcf;
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_bar_hls_zone_cleanup;
+    cln->data = bmcf;
 
     return NGX_CONF_OK;
 }

@@ -43,6 +43,8 @@ static void ngx_http_bar_hls_address(struct sockaddr_un *sun,
 static void ngx_http_bar_hls_register(ngx_http_bar_hls_camera_t *cam);
 static void ngx_http_bar_hls_unregister(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_http_bar_hls_camera_t *cam);
+static void ngx_http_bar_hls_notify(ngx_http_bar_hls_main_conf_t *bmcf,
+    ngx_http_bar_hls_camera_t *cam);
 static void ngx_http_bar_hls_wake(ngx_http_bar_hls_camera_t *cam);
 static void ngx_http_bar_hls_wake_all(void);
 static void ngx_http_bar_hls_wait_done(ngx_http_bar_hls_wait_t *w,
@@ -294,12 +296,24 @@ ngx_http_bar_hls_unregister(ngx_http_bar_hls_main_conf_t *bmcf,
 
 
 /*
- * The owner changed the camera's stream: its waiters here are served at
- * once, the other workers' get a datagram.
+ * The owner changed the camera's stream: the other workers' waiters get a
+ * datagram first, so that they do not wait for ours, then ours are served.
  */
 
 void
 ngx_http_bar_hls_changed(ngx_http_bar_hls_main_conf_t *bmcf,
+    ngx_http_bar_hls_camera_t *cam)
+{
+    if (ngx_http_bar_hls_socket != NULL) {
+        ngx_http_bar_hls_notify(bmcf, cam);
+    }
+
+    ngx_http_bar_hls_wake(cam);
+}
+
+
+static void
+ngx_http_bar_hls_notify(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_http_bar_hls_camera_t *cam)
 {
     socklen_t            len;
@@ -307,12 +321,6 @@ ngx_http_bar_hls_changed(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_uint_t           i, n, gone;
     ngx_pid_t            pids[NGX_HTTP_BAR_HLS_MAX_WAITING];
     struct sockaddr_un   sun;
-
-    ngx_http_bar_hls_wake(cam);
-
-    if (ngx_http_bar_hls_socket == NULL) {
-        return;
-    }
 
     n = 0;
 

@@ -20,20 +20,16 @@
 #include "ngx_http_bar_hls.h"
 
 
-#define NGX_HTTP_BAR_HLS_LEASE      3000    /* msec without heartbeat */
-
-
 static void *ngx_http_bar_hls_slab_alloc(void *ctx, size_t size);
 static void ngx_http_bar_hls_slab_free(void *ctx, void *p);
 static ngx_http_bar_hls_slot_t *ngx_http_bar_hls_slot(
     ngx_http_bar_hls_main_conf_t *bmcf, ngx_http_bar_hls_camera_t *cam);
-static ngx_int_t ngx_http_bar_hls_owned(ngx_http_bar_hls_slot_t *slot,
-    uint64_t epoch);
-static ngx_int_t ngx_http_bar_hls_alive(ngx_pid_t pid);
+static void ngx_http_bar_hls_free_slots(ngx_http_bar_hls_main_conf_t *bmcf,
+    uint64_t generation, ngx_uint_t keep_configured);
+static ngx_int_t ngx_http_bar_hls_configured(
+    ngx_http_bar_hls_main_conf_t *bmcf, bh_stream_t *s);
 static ngx_int_t ngx_http_bar_hls_old_workers(
-    ngx_http_bar_hls_main_conf_t *bmcf);
-static ngx_msec_t ngx_http_bar_hls_now(void);
-static int64_t ngx_http_bar_hls_usec(void);
+    ngx_http_bar_hls_main_conf_t *bmcf, uint64_t generation);
 
 
 ngx_int_t
@@ -91,6 +87,27 @@ ngx_http_bar_hls_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     cam = bmcf->cameras.elts;
 
     ngx_shmtx_lock(&shpool->mutex);
+
+    /*
+     * The running workers must not collect until this reload is committed
+     * or has failed: the master may take seconds more (a listen retried),
+     * and the slots found or made here have no owner yet.
+     */
+
+    if (obmcf != NULL) {
+        bmcf->sh->loading = 1;
+        bmcf->loading = 1;
+
+        /*
+         * What no running worker lists any more goes now, unless this
+         * configuration lists it again: the workers' own collection
+         * never runs when reloads come faster than it.
+         */
+
+        if (!ngx_http_bar_hls_old_workers(bmcf, bmcf->sh->generation)) {
+            ngx_http_bar_hls_free_slots(bmcf, bmcf->sh->generation, 1);
+        }
+    }
 
     for (i = 0; i < bmcf->cameras.nelts; i++) {
         slot = ngx_http_bar_hls_slot(bmcf, &cam[i]);
@@ -196,6 +213,7 @@ ngx_http_bar_hls_zone_commit(ngx_cycle_t *cycle)
     ngx_shmtx_lock(&bmcf->shpool->mutex);
 
     bmcf->generation = ++bmcf->sh->generation;
+    bmcf->sh->loading = 0;
     bmcf->sh->store.part_max = part_max;
 
     for (i = 0; i < bmcf->cameras.nelts; i++) {
@@ -205,6 +223,28 @@ ngx_http_bar_hls_zone_commit(ngx_cycle_t *cycle)
     ngx_shmtx_unlock(&bmcf->shpool->mutex);
 
     return NGX_OK;
+}
+
+
+/*
+ * The cycle's pool is destroyed: after a reload that failed, the zone is
+ * the running configuration's again, and its workers may collect.  A
+ * committed cycle's pool goes at a later reload, which marked the zone
+ * itself.
+ */
+
+void
+ngx_http_bar_hls_zone_cleanup(void *data)
+{
+    ngx_http_bar_hls_main_conf_t  *bmcf = data;
+
+    if (!bmcf->loading || bmcf->generation != 0) {
+        return;
+    }
+
+    ngx_shmtx_lock(&bmcf->shpool->mutex);
+    bmcf->sh->loading = 0;
+    ngx_shmtx_unlock(&bmcf->shpool->mutex);
 }
 
 
@@ -244,7 +284,7 @@ ngx_http_bar_hls_zone_estimate(ngx_http_bar_hls_camera_t *cam)
 }
 
 
-static ngx_msec_t
+ngx_msec_t
 ngx_http_bar_hls_now(void)
 {
     ngx_time_t  *tp;
@@ -255,7 +295,7 @@ ngx_http_bar_hls_now(void)
 }
 
 
-static int64_t
+int64_t
 ngx_http_bar_hls_usec(void)
 {
     ngx_time_t  *tp;
@@ -266,356 +306,57 @@ ngx_http_bar_hls_usec(void)
 }
 
 
-static ngx_int_t
-ngx_http_bar_hls_alive(ngx_pid_t pid)
-{
-    return !(kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH);
-}
-
-
-/*
- * Takes the camera for this process when nobody holds it, or when the
- * holder is dead or silent, and applies this configuration's window, part
- * and format to its media; *sc is what the media is configured with.  A
- * worker of the previous configuration releases its cameras as it shuts
- * down, so on reload the new owner waits for that instead of opening a
- * second RTSP session.  When the zone has no room for the new rings, the
- * camera goes on with its old ones, and a new camera waits for room.
- */
-
-ngx_int_t
-ngx_http_bar_hls_acquire(ngx_http_bar_hls_main_conf_t *bmcf,
-    ngx_http_bar_hls_camera_t *cam, uint64_t *epoch, bh_stream_conf_t *sc,
-    ngx_log_t *log)
-{
-    ngx_int_t                 rc;
-    ngx_uint_t                stale;
-    ngx_msec_t                now;
-    bh_status_t               st;
-    bh_stream_t              *s;
-    ngx_http_bar_hls_slot_t  *slot;
-
-    slot = cam->slot;
-    s = &slot->stream;
-    now = ngx_http_bar_hls_now();
-    rc = NGX_AGAIN;
-    stale = 0;
-
-    ngx_http_bar_hls_stream_conf(cam, sc);
-
-    ngx_shmtx_lock(&bmcf->shpool->mutex);
-
-    if (slot->owner == 0
-        || slot->owner == ngx_pid
-        || !ngx_http_bar_hls_alive(slot->owner)
-        || (ngx_msec_int_t) (now - slot->heartbeat) > NGX_HTTP_BAR_HLS_LEASE)
-    {
-        st = BH_OK;
-
-        if (!s->configured
-            || ngx_memcmp(&s->conf, sc, sizeof(bh_stream_conf_t)) != 0)
-        {
-            st = bh_stream_configure(&bmcf->sh->store, &bmcf->alloc, s, sc,
-                                     ngx_http_bar_hls_usec());
-        }
-
-        if (st != BH_OK && s->configured) {
-            *sc = s->conf;
-            stale = 1;
-            st = BH_OK;
-        }
-
-        if (st == BH_OK) {
-            slot->owner = ngx_pid;
-            slot->epoch++;
-            slot->heartbeat = now;
-            slot->state = BH_STATE_CONNECTING;
-            *epoch = slot->epoch;
-            rc = NGX_OK;
-
-        } else if (slot->state != BH_STATE_ERROR) {
-            slot->state = BH_STATE_ERROR;
-            slot->since = ngx_time();
-            ngx_snprintf(slot->last_error, NGX_HTTP_BAR_HLS_ERR_LEN - 1,
-                         "no room in the zone for the camera's window%Z");
-            rc = NGX_DECLINED;
-        }
-    }
-
-    ngx_shmtx_unlock(&bmcf->shpool->mutex);
-
-    if (rc == NGX_DECLINED) {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "bar_hls: camera \"%V\": no room in the zone for its "
-                      "window; make bar_hls_zone larger (retrying)",
-                      &cam->name);
-    }
-
-    if (stale) {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "bar_hls: camera \"%V\": no room in the zone for its "
-                      "new window, part or variant: it goes on with its old "
-                      "ones; make bar_hls_zone larger", &cam->name);
-    }
-
-    return rc;
-}
-
-
-ngx_int_t
-ngx_http_bar_hls_heartbeat(ngx_http_bar_hls_main_conf_t *bmcf,
-    ngx_http_bar_hls_camera_t *cam, uint64_t epoch)
-{
-    ngx_int_t  rc;
-
-    ngx_shmtx_lock(&bmcf->shpool->mutex);
-
-    rc = ngx_http_bar_hls_owned(cam->slot, epoch);
-
-    if (rc == NGX_OK) {
-        cam->slot->heartbeat = ngx_http_bar_hls_now();
-    }
-
-    ngx_shmtx_unlock(&bmcf->shpool->mutex);
-
-    return rc;
-}
-
-
-void
-ngx_http_bar_hls_release(ngx_http_bar_hls_main_conf_t *bmcf,
-    ngx_http_bar_hls_camera_t *cam, uint64_t epoch)
-{
-    ngx_shmtx_lock(&bmcf->shpool->mutex);
-
-    if (ngx_http_bar_hls_owned(cam->slot, epoch) == NGX_OK) {
-        cam->slot->owner = 0;
-
-        /* the next owner starts a new segment: list this one now */
-
-        bh_stream_end(&bmcf->alloc, &cam->slot->stream,
-                      ngx_http_bar_hls_usec());
-    }
-
-    ngx_shmtx_unlock(&bmcf->shpool->mutex);
-
-    ngx_http_bar_hls_changed(bmcf, cam);
-}
-
-
-static ngx_int_t
-ngx_http_bar_hls_owned(ngx_http_bar_hls_slot_t *slot, uint64_t epoch)
-{
-    if (slot->owner == ngx_pid && slot->epoch == epoch) {
-        return NGX_OK;
-    }
-
-    return NGX_DECLINED;
-}
-
-
-void
-ngx_http_bar_hls_set_state(ngx_http_bar_hls_main_conf_t *bmcf,
-    ngx_http_bar_hls_camera_t *cam, uint64_t epoch, bh_event_t *ev)
-{
-    ngx_http_bar_hls_slot_t  *slot;
-
-    slot = cam->slot;
-
-    ngx_shmtx_lock(&bmcf->shpool->mutex);
-
-    if (ngx_http_bar_hls_owned(slot, epoch) == NGX_OK) {
-
-        /*
-         * The session ended: its last segment is as complete as it will
-         * ever be, list it now rather than when the camera is back.
-         */
-
-        if (ev->state == BH_STATE_BACKOFF || ev->state == BH_STATE_ERROR) {
-            bh_stream_end(&bmcf->alloc, &slot->stream,
-                          ngx_http_bar_hls_usec());
-        }
-
-        if (ev->state == BH_STATE_CONNECTING
-            && slot->state != BH_STATE_CONNECTING)
-        {
-            slot->reconnects++;
-        }
-
-        if (ev->state != slot->state) {
-            slot->since = ngx_time();
-        }
-
-        /* retries go from connecting to backoff: offline all along */
-
-        if (bh_page_live(slot->state) && !bh_page_live(ev->state)) {
-            slot->offline_since = ngx_time();
-        }
-
-        slot->state = ev->state;
-
-        if (ev->state == BH_STATE_BACKOFF || ev->state == BH_STATE_ERROR
-            || ev->state == BH_STATE_LIMITED)
-        {
-            ngx_snprintf(slot->last_error, NGX_HTTP_BAR_HLS_ERR_LEN - 1,
-                         "%s: %s%Z", bh_status_text(ev->status),
-                         ev->message);
-        }
-    }
-
-    ngx_shmtx_unlock(&bmcf->shpool->mutex);
-
-    ngx_http_bar_hls_changed(bmcf, cam);
-}
-
-
-/*
- * Publishes a chunk of the owner's session.  init: a copy of the
- * session's init chunk, stored again when it could not be at first, so
- * that the session's parts are not refused for ever.  *wanted: the
- * snapshot sizes requests want, if the chunk is a part that starts with
- * a keyframe.
- */
-
-ngx_int_t
-ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
-    ngx_http_bar_hls_camera_t *cam, uint64_t epoch, bh_chunk_t *chunk,
-    bh_chunk_t *init, unsigned *wanted, ngx_log_t *log)
-{
-    u_char                   *why;
-    int64_t                   full;
-    u_char                    error[NGX_HTTP_BAR_HLS_ERR_LEN];
-    bh_status_t               st;
-    bh_stream_t              *s;
-    ngx_http_bar_hls_slot_t  *slot;
-
-    slot = cam->slot;
-    s = &slot->stream;
-    *wanted = 0;
-
-    ngx_shmtx_lock(&bmcf->shpool->mutex);
-
-    if (ngx_http_bar_hls_owned(slot, epoch) != NGX_OK) {
-        ngx_shmtx_unlock(&bmcf->shpool->mutex);
-        return NGX_DECLINED;
-    }
-
-    slot->bytes_in += chunk->bytes_in;
-
-    full = s->full;
-
-    if (chunk->type == BH_CHUNK_PART && !s->has_init && init != NULL) {
-        (void) bh_stream_publish(&bmcf->sh->store, &bmcf->alloc, s, init,
-                                 ngx_http_bar_hls_usec());
-    }
-
-    st = bh_stream_publish(&bmcf->sh->store, &bmcf->alloc, s, chunk,
-                           ngx_http_bar_hls_usec());
-
-    /* over the zone's bound: the camera is limited until a part fits */
-
-    why = NULL;
-
-    if (st == BH_LIMIT) {
-        if (!slot->limited) {
-            slot->limited = 1;
-            slot->state = BH_STATE_LIMITED;
-            slot->since = ngx_time();
-        }
-
-        if (chunk->size > bmcf->sh->store.part_max) {
-            ngx_snprintf(slot->last_error, NGX_HTTP_BAR_HLS_ERR_LEN - 1,
-                         "over a limit: a part of %uz bytes is over %uz, "
-                         "the most the zone takes for it%Z", chunk->size,
-                         bmcf->sh->store.part_max);
-
-        } else {
-            ngx_snprintf(slot->last_error, NGX_HTTP_BAR_HLS_ERR_LEN - 1,
-                         "over a limit: no keyframe within %d parts%Z",
-                         BH_MAX_SEGMENT_PARTS);
-        }
-
-        if (ngx_time() - slot->refused >= NGX_HTTP_BAR_HLS_FULL_QUIET) {
-            slot->refused = ngx_time();
-            ngx_cpystrn(error, slot->last_error, sizeof(error));
-            why = error;
-        }
-
-    } else if (st == BH_OK && slot->limited) {
-        slot->limited = 0;
-        slot->state = BH_STATE_STREAMING;
-        slot->since = ngx_time();
-    }
-
-    if (st == BH_OK && chunk->type == BH_CHUNK_PART && chunk->independent) {
-        *wanted = bh_stream_wanted(s, ngx_http_bar_hls_usec());
-    }
-
-    ngx_shmtx_unlock(&bmcf->shpool->mutex);
-
-    ngx_http_bar_hls_changed(bmcf, cam);
-
-    /* one log line per episode of a full zone, not one per part */
-
-    if (s->full != full && s->full - full >= NGX_HTTP_BAR_HLS_FULL_QUIET
-                                             * BH_USEC)
-    {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "bar_hls: camera \"%V\": the zone is full, %s; make "
-                      "bar_hls_zone larger", &cam->name,
-                      st == BH_OK ? "segments are evicted before they "
-                                    "leave the playlist"
-                                  : "media dropped until the next keyframe");
-    }
-
-    /* one line per episode of a bound, not one per part */
-
-    if (why != NULL) {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "bar_hls: camera \"%V\": %s; media dropped until the "
-                      "next keyframe", &cam->name, why);
-    }
-
-    return st == BH_OK ? NGX_OK : NGX_ERROR;
-}
-
-
 /*
  * Frees the slots of cameras that are no longer configured, once the
  * worker that pulled them has let them go and no worker of an older
  * configuration, which may still serve them, is left.  Only the newest
- * configuration collects: a reload that failed must not.
+ * configuration collects: a reload that failed must not, nor one still
+ * being loaded.
  */
 
 void
 ngx_http_bar_hls_collect(ngx_http_bar_hls_main_conf_t *bmcf)
 {
+    ngx_shmtx_lock(&bmcf->shpool->mutex);
+
+    if (bmcf->generation == bmcf->sh->generation
+        && !bmcf->sh->loading
+        && !ngx_http_bar_hls_old_workers(bmcf, bmcf->generation))
+    {
+        ngx_http_bar_hls_free_slots(bmcf, bmcf->generation, 0);
+    }
+
+    ngx_shmtx_unlock(&bmcf->shpool->mutex);
+}
+
+
+/*
+ * Frees the slots listed by no configuration since "generation" (which no
+ * worker still running lists), whose puller has let them go; called with
+ * the zone locked.
+ */
+
+static void
+ngx_http_bar_hls_free_slots(ngx_http_bar_hls_main_conf_t *bmcf,
+    uint64_t generation, ngx_uint_t keep_configured)
+{
     uint32_t                  i;
     ngx_msec_t                now;
     bh_store_t               *store;
-    ngx_slab_pool_t          *shpool;
     ngx_http_bar_hls_slot_t  *slot;
 
-    shpool = bmcf->shpool;
     store = &bmcf->sh->store;
     now = ngx_http_bar_hls_now();
-
-    ngx_shmtx_lock(&shpool->mutex);
-
-    if (bmcf->generation != bmcf->sh->generation
-        || ngx_http_bar_hls_old_workers(bmcf))
-    {
-        ngx_shmtx_unlock(&shpool->mutex);
-        return;
-    }
 
     for (i = 0; i < store->nstreams; /* void */ ) {
         slot = ngx_http_bar_hls_slot_of(store->streams[i]);
 
-        if (slot->generation == bmcf->generation
+        if (slot->generation >= generation
             || (slot->owner != 0 && ngx_http_bar_hls_alive(slot->owner)
                 && (ngx_msec_int_t) (now - slot->heartbeat)
-                   <= NGX_HTTP_BAR_HLS_LEASE))
+                   <= NGX_HTTP_BAR_HLS_LEASE)
+            || (keep_configured
+                && ngx_http_bar_hls_configured(bmcf, &slot->stream)))
         {
             i++;
             continue;
@@ -628,21 +369,41 @@ ngx_http_bar_hls_collect(ngx_http_bar_hls_main_conf_t *bmcf)
 
         bh_stream_clear(&bmcf->alloc, &slot->stream);
         bh_store_remove(store, &slot->stream);
-        ngx_slab_free_locked(shpool, slot);
+        ngx_slab_free_locked(bmcf->shpool, slot);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_bar_hls_configured(ngx_http_bar_hls_main_conf_t *bmcf,
+    bh_stream_t *s)
+{
+    ngx_uint_t                  i;
+    ngx_http_bar_hls_camera_t  *cam;
+
+    cam = bmcf->cameras.elts;
+
+    for (i = 0; i < bmcf->cameras.nelts; i++) {
+        if (cam[i].name.len == s->name_len
+            && ngx_memcmp(cam[i].name.data, s->name, s->name_len) == 0)
+        {
+            return 1;
+        }
     }
 
-    ngx_shmtx_unlock(&shpool->mutex);
+    return 0;
 }
 
 
 /*
- * Is a worker of an older configuration still running?  Each worker
- * writes its pid and configuration into the zone's table when it starts
- * (ngx_http_bar_hls_register_worker()).
+ * Is a worker of a configuration older than "generation" still running?
+ * Each worker writes its pid and configuration into the zone's table when
+ * it starts (ngx_http_bar_hls_register_worker()).
  */
 
 static ngx_int_t
-ngx_http_bar_hls_old_workers(ngx_http_bar_hls_main_conf_t *bmcf)
+ngx_http_bar_hls_old_workers(ngx_http_bar_hls_main_conf_t *bmcf,
+    uint64_t generation)
 {
     ngx_uint_t                 i;
     ngx_http_bar_hls_shctx_t  *sh;
@@ -651,7 +412,7 @@ ngx_http_bar_hls_old_workers(ngx_http_bar_hls_main_conf_t *bmcf)
 
     for (i = 0; i < NGX_MAX_PROCESSES; i++) {
         if (sh->workers[i].pid != 0
-            && sh->workers[i].generation < bmcf->generation
+            && sh->workers[i].generation < generation
             && ngx_http_bar_hls_alive(sh->workers[i].pid))
         {
             return 1;

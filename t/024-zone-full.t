@@ -19,6 +19,11 @@ no_shuffle();
 add_block_preprocessor(\&default_log_checks);
 add_response_body_check(\&check_body);
 
+# A zone too small for the cameras on purpose: it cannot keep three
+# target durations of each (RFC 8216bis 6.2.2), and says so in the log
+# and the status; the other rules of the playlist checker still apply.
+$BarHls::Checker::Ignore{'live-duration'} = 'the zone is full on purpose';
+
 our @Cams = qw(c1 c2 c3);
 start_camera(env => "TEST_NGINX_C${_}_PORT", gop => 25) for 1 .. 3;
 

@@ -97,6 +97,8 @@ struct bh_segmenter_s {
 
     /* the wall clock of the media clock's zero, for PROGRAM-DATE-TIME */
     int64_t                 clock;          /* usec */
+    int64_t                 clock_target;   /* the earliest arrival's */
+    int64_t                 clock_media;    /* media usec, last frame */
     int64_t                 clock_window;   /* media usec, window start */
     int64_t                 clock_min;      /* the window's earliest */
     unsigned                clock_set:1;

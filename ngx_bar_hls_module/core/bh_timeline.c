@@ -12,10 +12,13 @@
  * PROGRAM-DATE-TIME follows the media clock, anchored on arrival: a frame
  * is dated where the earliest frames arrived, plus its media time, so
  * that consecutive segments are dated their durations apart however late
- * a loaded machine reads some packets.  The anchor moves down at once
- * when a frame arrives earlier, up by at most BH_CLOCK_SLEW a window when
- * every frame of a window arrived later (a camera whose clock runs slow),
- * and starts over after a jump of the timeline.
+ * a loaded machine reads some packets.  When a frame arrives earlier than
+ * the anchor says, the anchor moves down towards it, by at most
+ * BH_CLOCK_FALL of the media time that goes by (a segment is never dated
+ * a second before the end of the one before it); up by at most
+ * BH_CLOCK_SLEW a window when every frame of a window arrived later (a
+ * camera whose clock runs slow); and it starts over after a jump of the
+ * timeline.
  */
 
 
@@ -26,6 +29,7 @@
 #define BH_CLOCK_WINDOW     (10 * BH_USEC)
 #define BH_CLOCK_SLEW       10000       /* usec a window */
 #define BH_CLOCK_LATE       50000       /* usec: a window all this late */
+#define BH_CLOCK_FALL       20          /* 1/20 of the media time */
 
 /* timestamps beyond this are garbage: none at all is safer to handle */
 #define BH_MAX_TS           ((int64_t) 1 << 50)
@@ -140,7 +144,7 @@ bh_usec(int64_t ts, AVRational tb)
 int64_t
 bh_clock(bh_segmenter_t *sg, int64_t media, int64_t arrival)
 {
-    int64_t  off;
+    int64_t  off, fall;
 
     off = arrival - media;
 
@@ -148,14 +152,26 @@ bh_clock(bh_segmenter_t *sg, int64_t media, int64_t arrival)
         sg->video.jumped = 0;
         sg->clock_set = 1;
         sg->clock = off;
+        sg->clock_target = off;
+        sg->clock_media = media;
         sg->clock_window = media;
         sg->clock_min = off;
         return arrival;
     }
 
-    if (off < sg->clock) {
-        sg->clock = off;                    /* it came earlier: no delay */
+    /* it came earlier: less delay than the anchor says, go down to it */
+
+    if (off < sg->clock_target) {
+        sg->clock_target = off;
     }
+
+    if (sg->clock_target < sg->clock && media > sg->clock_media) {
+        fall = (media - sg->clock_media) / BH_CLOCK_FALL;
+        sg->clock -= (sg->clock - sg->clock_target < fall)
+                     ? sg->clock - sg->clock_target : fall;
+    }
+
+    sg->clock_media = media;
 
     if (off < sg->clock_min) {
         sg->clock_min = off;
@@ -167,6 +183,7 @@ bh_clock(bh_segmenter_t *sg, int64_t media, int64_t arrival)
         if (sg->clock_min > sg->clock + BH_CLOCK_LATE) {
             sg->clock += (sg->clock_min - sg->clock < BH_CLOCK_SLEW)
                          ? sg->clock_min - sg->clock : BH_CLOCK_SLEW;
+            sg->clock_target = sg->clock;
         }
 
         sg->clock_window = media;
