@@ -132,9 +132,14 @@ bh_snapper_offer(bh_snapper_t *sn, unsigned mask, const uint8_t *init,
 
     mask &= BH_SNAPSHOT_ALL;
 
+    /*
+     * Keyframes an interval apart arrive a little early or late: one an
+     * eighth early still counts, or every other one would be skipped.
+     */
+
     if (mask == 0 || part_len == 0
-        || (sn->last != 0 && wallclock - sn->last < sn->interval
-            && wallclock >= sn->last))
+        || (sn->last != 0 && wallclock >= sn->last
+            && wallclock - sn->last < sn->interval - sn->interval / 8))
     {
         return;
     }

@@ -86,7 +86,8 @@ bh_snapper_t *bh_snapper_create(int64_t interval,
 /*
  * A part that starts with a keyframe, of the sizes in mask (0: none is
  * wanted, and the offer costs nothing), taken if the last one was taken
- * an interval ago and the thread is idle.  init: the fMP4 init segment
+ * an interval ago (an eighth less, for keyframes that come a little
+ * early) and the thread is idle.  init: the fMP4 init segment
  * (NULL for MPEG-TS).  wallclock: the part's, usec since the epoch.
  */
 void bh_snapper_offer(bh_snapper_t *sn, unsigned mask, const uint8_t *init,
