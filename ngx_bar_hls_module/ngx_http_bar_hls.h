@@ -151,6 +151,7 @@ typedef struct {
     ngx_queue_t                 waiters;
     uint64_t                    checked;        /* version they saw */
     ngx_uint_t                  registered;     /* in slot->waiting */
+    time_t                      snapshot_full;  /* said so, owner only */
 } ngx_http_bar_hls_camera_t;
 
 

@@ -45,10 +45,16 @@ ngx_http_bar_hls_snapshot_store(ngx_http_bar_hls_main_conf_t *bmcf,
                    "bar_hls: camera \"%V\": snapshot of %uz bytes, %s",
                    &cam->name, snap->pictures[0].size, bh_status_text(st));
 
-    if (st != BH_OK) {
+    /* one line per episode, not one a second */
+
+    if (st != BH_OK
+        && ngx_time() - cam->snapshot_full >= NGX_HTTP_BAR_HLS_FULL_QUIET)
+    {
+        cam->snapshot_full = ngx_time();
+
         ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                       "bar_hls: camera \"%V\": no room in the zone for a "
-                      "snapshot", &cam->name);
+                      "snapshot; make bar_hls_zone larger", &cam->name);
     }
 
     /* requests waiting for the first picture */
