@@ -1,7 +1,8 @@
 # P<cam>/snapshot.jpg: a JPEG of the camera's picture, decoded by
-# ffprobe at the camera's size (and at the widths asked for), delivered
-# like the media (ETag, 304, a second of max-age, CORS), changing as the
-# scene does; made once a second for the whole nginx however many
+# ffprobe at the camera's size (and at the widths asked for, of fMP4 and
+# MPEG-TS variants, of H.264 and, where the fake camera makes it, H.265),
+# delivered like the media (ETag, 304, a second of max-age, CORS),
+# changing as the scene does; made once a second for the whole nginx however many
 # clients ask of whichever worker (every worker serves the same bytes
 # for a generation); kept while the camera is offline, with its age; a
 # 503 before the camera ever sent a keyframe.
@@ -103,6 +104,8 @@ sub check_picture {
     }
     my $other = snapshot('/live/other/snapshot.jpg');
     is_deeply([jpeg_size($other->{content})], [320, 240], "$name - another camera, its own size");
+    my $ts = snapshot('/live/ts/snapshot.jpg');
+    is_deeply([jpeg_size($ts->{content})], [640, 360], "$name - variant=mpegts: 640x360");
     is(snapshot('/live/nosuch/snapshot.jpg')->{status}, 404, "$name - unknown camera: 404");
     my $head = snapshot('/live/ale/snapshot.jpg', method => 'HEAD');
     is($head->{status}, 200, "$name - HEAD: 200");
@@ -276,6 +279,7 @@ load_module $TEST_NGINX_BAR_HLS_MODULE;
 bar_hls_zone 64m;
 bar_hls_camera ale rtsp://127.0.0.1:$TEST_NGINX_CAM_PORT/stream1;
 bar_hls_camera other rtsp://127.0.0.1:$TEST_NGINX_OTHER_PORT/stream1;
+bar_hls_camera ts rtsp://127.0.0.1:$TEST_NGINX_CAM_PORT/stream1 variant=mpegts part=off segment=1s;
 --- config
 location /live/ {
     bar_hls;
