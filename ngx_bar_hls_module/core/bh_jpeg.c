@@ -42,6 +42,7 @@ struct bh_jpeg_s {
     AVFrame            *scaled;
     struct SwsContext  *sws;
     AVCodecContext     *enc[BH_SNAPSHOT_SIZES];
+    AVPacket           *in;
     AVPacket           *out;
     int64_t             pts;            /* the encoders want them rising */
 };
@@ -77,10 +78,11 @@ bh_jpeg_create(const AVCodecParameters *par)
     j->dec = avcodec_alloc_context3(codec);
     j->frame = av_frame_alloc();
     j->scaled = av_frame_alloc();
+    j->in = av_packet_alloc();
     j->out = av_packet_alloc();
 
     if (j->dec == NULL || j->frame == NULL || j->scaled == NULL
-        || j->out == NULL
+        || j->in == NULL || j->out == NULL
         || avcodec_parameters_to_context(j->dec, par) < 0)
     {
         bh_jpeg_destroy(j);
@@ -115,6 +117,7 @@ bh_jpeg_destroy(bh_jpeg_t *j)
     avcodec_free_context(&j->dec);
     av_frame_free(&j->frame);
     av_frame_free(&j->scaled);
+    av_packet_free(&j->in);
     av_packet_free(&j->out);
     sws_freeContext(j->sws);
     free(j);
@@ -186,7 +189,19 @@ bh_jpeg_decode(bh_jpeg_t *j, const AVPacket *pkt, char *err, size_t errlen)
 
     got = 0;
 
-    rc = avcodec_send_packet(j->dec, pkt);
+    /*
+     * An edit list may mark a stream's first keyframe to be discarded
+     * (B-frames before the presentation starts): its picture is still
+     * what the camera saw.
+     */
+
+    rc = av_packet_ref(j->in, pkt);
+
+    if (rc >= 0) {
+        j->in->flags &= ~AV_PKT_FLAG_DISCARD;
+        rc = avcodec_send_packet(j->dec, j->in);
+        av_packet_unref(j->in);
+    }
 
     if (rc >= 0) {
         (void) avcodec_send_packet(j->dec, NULL);
