@@ -81,6 +81,13 @@ ngx_http_bar_hls_acquire(ngx_http_bar_hls_main_conf_t *bmcf,
             slot->owner = ngx_pid;
             slot->epoch++;
             slot->heartbeat = now;
+
+            /* a new owner's session: connecting, not offline since long */
+
+            if (bh_page_live(slot->state)) {
+                slot->offline_since = ngx_time();
+            }
+
             slot->state = BH_STATE_CONNECTING;
             *epoch = slot->epoch;
             rc = NGX_OK;
