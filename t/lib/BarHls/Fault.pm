@@ -156,12 +156,7 @@ sub restart_camera {
     mkdir $dir;
     my %cam = (port => $port, dir => $dir, pidfile => "$dir/pid", stats => "$dir/stats",
                log => "$dir/camera.log", opts => \%o, probes => 0);
-    my @cmd = (BarHls::Test::repo_root() . '/scripts/fake-camera', '--port', $port,
-               '--pidfile', $cam{pidfile}, '--stats', $cam{stats});
-    for my $opt (qw(path audio auth user password codec size fps gop)) {
-        push @cmd, "--$opt", $o{$opt} if defined $o{$opt};
-    }
-    push @cmd, '--sliced' if $o{sliced};
+    my @cmd = BarHls::Test::camera_command(\%cam, %o);
     $cam{pid} = spawn(sub {
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', $cam{log};
@@ -388,6 +383,7 @@ sub parse_ll {
             $pl{nhints}++;
         }
         elsif ($line =~ /^#EXTINF:([\d.]+),$/) { $next{duration} = $1 }
+        elsif ($line =~ /^#EXT-X-PROGRAM-DATE-TIME:(.+)$/) { $next{pdt} = BarHls::Test::parse_pdt($1) }
         elsif ($line =~ /^seg-(\d+)\.(?:m4s|ts)$/) {
             push @{ $pl{segments} }, { %next, msn => $1, uri => $line,
                                        map => $pl{map}, parts => [@parts] };

@@ -52,6 +52,7 @@ use Time::HiRes qw(sleep time);
 our @EXPORT = qw(
     $PASSWORD repo_root module_path free_port
     start_camera stop_camera pause_camera resume_camera camera_stats
+    camera_on_port camera_command
     nginx_port nginx_url http_get wait_until wait_for_playlist
     wait_playlist_ok wait_sequence_ok parse_playlist playlist_msns
     check_playlist ffprobe_streams probe_segment
@@ -79,6 +80,12 @@ our %Stash;
 
 my $Tmp;                    # our private temp dir (cameras' files)
 my @Cameras;                # started by us, stopped in END
+my %ByPort;                 # port => camera, for camera_on_port()
+
+# scripts/fake-camera's options with a value, and its flags
+our @CameraOptions = qw(path audio auth user password codec size fps gop
+                        transport tls_cert tls_key);
+our @CameraFlags = qw(sliced);
 my %UsedPorts;
 my $Http = HTTP::Tiny->new(
     timeout    => 5,
@@ -148,10 +155,12 @@ sub free_port {
 # start_camera(port => N, env => 'TEST_NGINX_CAM_PORT', audio => 'aac',
 #              auth => 'digest', user => 'admin', password => ...,
 #              codec => 'h264', size => '640x360', fps => 25, gop => 25,
-#              sliced => 1, path => '/stream1', wait => 5)
+#              sliced => 1, path => '/stream1', transport => 'tcp+udp',
+#              tls_cert => FILE, tls_key => FILE, record => 1, wait => 5)
 # Starts scripts/fake-camera on 127.0.0.1 (a free port unless given) and
 # returns once the port accepts connections.  With env, the port is also
-# put in $ENV{...} for the nginx.conf sections.
+# put in $ENV{...} for the nginx.conf sections.  With record, a recorder
+# notes every frame the camera sends (BarHls::Timing).
 sub start_camera {
     my (%o) = @_;
     my $port = $o{port} // free_port();
@@ -167,22 +176,12 @@ sub start_camera {
         log     => "$dir/camera.log",
         opts    => {%o},
     );
-    my @cmd = ("$Root/scripts/fake-camera", '--port', $port,
-               '--pidfile', $cam{pidfile}, '--stats', $cam{stats});
-    for my $opt (qw(path audio auth user password codec size fps gop)) {
-        push @cmd, "--$opt", $o{$opt} if defined $o{$opt};
-    }
-    push @cmd, '--sliced' if $o{sliced};
-
+    my @cmd = camera_command(\%cam, %o);
     unlink $cam{pidfile}, $cam{stats};
     my $pid = fork;
     die "BarHls::Test: fork: $!\n" unless defined $pid;
     if ($pid == 0) {
-        # Linux: the camera gets SIGTERM should this test process die
-        # without running its END block (prctl(PR_SET_PDEATHSIG, SIGTERM))
-        my $prctl = $Config::Config{archname} =~ /^x86_64-linux/ ? 157
-                  : $Config::Config{archname} =~ /^aarch64-linux/ ? 167 : undef;
-        syscall($prctl, 1, 15) if defined $prctl;
+        die_with_parent();
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', $cam{log};
         open STDERR, '>&', \*STDOUT;
@@ -225,13 +224,54 @@ sub start_camera {
         stop_camera(\%cam);
         die "BarHls::Test: fake camera on port $port $why:\n$log";
     }
+    if ($o{record}) {
+        require BarHls::Timing;
+        BarHls::Timing::start_recorder(\%cam);
+    }
     $ENV{$o{env}} = $port if $o{env};
+    $ByPort{$port} = \%cam;
     return \%cam;
 }
 
-# Sends SIGTERM (SIGKILL after 5 s) to the camera's own PID and reaps it.
+# The command line of scripts/fake-camera for start_camera()'s options
+# (and restart_camera()'s in BarHls::Fault): every option of the camera
+# script that a test may set is passed through here.
+sub camera_command {
+    my ($cam, %o) = @_;
+    my @cmd = ("$Root/scripts/fake-camera", '--port', $cam->{port},
+               '--pidfile', $cam->{pidfile}, '--stats', $cam->{stats});
+    for my $opt (@CameraOptions) {
+        (my $arg = "--$opt") =~ tr/_/-/;
+        push @cmd, $arg, $o{$opt} if defined $o{$opt};
+    }
+    for my $flag (@CameraFlags) {
+        (my $arg = "--$flag") =~ tr/_/-/;
+        push @cmd, $arg if $o{$flag};
+    }
+    return @cmd;
+}
+
+# The camera start_camera() started on $port (the value of an env var
+# given to start_camera(env => ...) works too).
+sub camera_on_port {
+    my ($port) = @_;
+    $port = $ENV{$port} if defined $port && $port =~ /^[A-Z_]\w*$/;
+    return defined $port ? $ByPort{$port} : undef;
+}
+
+# Linux: the calling (child) process gets SIGTERM should its parent, this
+# test process, die without running its END block.
+sub die_with_parent {
+    my $prctl = $Config::Config{archname} =~ /^x86_64-linux/ ? 157
+              : $Config::Config{archname} =~ /^aarch64-linux/ ? 167 : undef;
+    syscall($prctl, 1, 15) if defined $prctl;      # PR_SET_PDEATHSIG
+}
+
+# Sends SIGTERM (SIGKILL after 5 s) to the camera's own PID (and its
+# recorder's) and reaps it.
 sub stop_camera {
     my ($cam) = @_;
+    BarHls::Timing::stop_recorder($cam) if $cam->{recorder};
     my $pid = delete $cam->{pid} or return;
     kill 'CONT', $pid;
     kill 'TERM', $pid;
@@ -258,6 +298,10 @@ sub camera_stats {
     if (defined $s{total}) {
         $s{raw_total} = $s{total};
         $s{total} -= $cam->{probes} // 0;
+    }
+    # the recorder's session is not nginx's
+    if ($cam->{recorder}) {
+        $s{$_} -= 1 for grep { ($s{$_} // 0) > 0 } qw(current max);
     }
     return \%s;
 }
@@ -407,7 +451,10 @@ sub parse_pdt {
 # Runs the structural checks every playlist this module serves must pass
 # (as Test::More tests named "$name - ...").  %o: min (segments),
 # max (segments), target (seconds), extinf (seconds, "2.000") give or take
-# tolerance (seconds, default 0.001).
+# tolerance (seconds, default 0.001); camera (a camera started with
+# record => 1, by its port or the env var holding it) with segment (the
+# camera's segment= in seconds, default target): every EXTINF is one of
+# the camera's GOPs as it sent them, cut as the module cuts.
 sub check_playlist {
     my ($name, $text, %o) = @_;
     my $pl = parse_playlist($text);
@@ -444,6 +491,14 @@ sub check_playlist {
     Test::More::ok(!(grep { !defined $_->{duration} || $_->{duration} <= 0
                            || int($_->{duration} + 0.5) > $pl->{target} } @segs),
                    "$name - every EXTINF is > 0 and rounds to <= the target");
+    if (defined $o{camera}) {
+        # the segments are the camera's GOPs, cut at the segment target
+        my $cam = camera_on_port($o{camera})
+            or die "check_playlist: no camera on $o{camera}\n";
+        require BarHls::Timing;
+        BarHls::Timing::camera_segments_ok($name, $cam, $pl,
+                                           segment => $o{segment} // $o{target});
+    }
     if (defined $o{extinf}) {
         # within a millisecond: the module truncates microseconds, so a
         # 1999999 us segment says 1.999
@@ -672,6 +727,7 @@ sub default_log_checks {
 # Response body check for add_response_body_check(\&check_body): custom
 # block sections
 #   --- bar_playlist: min=3 max=6 target=2 extinf=2.000 [tolerance=0.05]
+#   --- bar_playlist: min=3 target=2 camera=TEST_NGINX_CAM_PORT [segment=1]
 #   --- bar_boxes_like: ^ftyp moov$   (regex on the top-level box types)
 #   --- bar_same_as: /live/ale/init.mp4   (another URL, identical bytes)
 #   --- bar_check: foo bar   (calls main::check_foo($block, $body), ...)
