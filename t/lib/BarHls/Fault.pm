@@ -53,6 +53,7 @@ our @EXPORT = qw(
     parse_ll worker_pids process_alive measure closed_port
     client_established max_sessions
     log_lines_since count_log
+    remember_segment same_segment_ok
 );
 
 my $Tmp;
@@ -465,6 +466,33 @@ sub process_alive {
     my $stat = <$fh> // '';
     my ($state) = $stat =~ /\)\s+(\S+)/;
     return defined $state && $state ne 'Z' && $state ne 'X';
+}
+
+# ------------------------------------------------------------ reloads
+
+# The newest segment $dir/index.m3u8 lists, fetched: { uri, md5, msn,
+# status }.  Sequence numbers start from the clock, so a sequence that
+# "went on" after a reload proves nothing about the zone: a segment
+# published before and served after the reload, byte for byte, does.
+sub remember_segment {
+    my ($dir) = @_;
+    my $pl = BarHls::Test::parse_playlist(BarHls::Test::http_get("$dir/index.m3u8")->{content});
+    my $seg = $pl && $pl->{segments}[-1] or return { status => 'no segment listed' };
+    my $res = BarHls::Test::http_get("$dir/$seg->{uri}");
+    return { uri => "$dir/$seg->{uri}", msn => $seg->{msn}, status => $res->{status},
+             md5 => BarHls::Test::md5_hex($res->{content}), size => length($res->{content} // '') };
+}
+
+# The segment remember_segment() fetched: again 200 and the same bytes.
+sub same_segment_ok {
+    my ($name, $old) = @_;
+    Test::More::ok($old->{uri} && $old->{status} == 200, "$name - a segment fetched before: "
+                   . ($old->{uri} // $old->{status})) or return;
+    my $res = BarHls::Test::http_get($old->{uri});
+    my $md5 = BarHls::Test::md5_hex($res->{content});
+    Test::More::ok($res->{status} == 200 && $md5 eq $old->{md5},
+                   "$name - $old->{uri} from before: 200, the same $old->{size} bytes (got $res->{status}, "
+                   . length($res->{content} // '') . ' bytes)');
 }
 
 # ------------------------------------------------------------- logs
