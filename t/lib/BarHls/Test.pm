@@ -59,7 +59,7 @@ our @EXPORT = qw(
     ffmpeg_decode mp4_boxes box_types md5_hex error_log_path
     error_log_lines error_log_mark wait_for_log tcp_established
     max_established nginx_master_pid default_log_checks
-    check_body
+    check_body require_tools
 );
 
 # The fake cameras' password: no error.log may ever contain it.
@@ -122,6 +122,22 @@ $ENV{TEST_NGINX_BINARY} ||= '/usr/sbin/nginx' if -x '/usr/sbin/nginx';
 for my $sig (qw(INT TERM HUP)) {
     next if $SIG{$sig} && $SIG{$sig} ne 'DEFAULT';
     $SIG{$sig} = sub { print STDERR "Caught SIG$sig\n"; exit 1 };
+}
+
+# require_tools([label, path or code returning true when present], ...):
+# plans skip_all with a loud reason when one is missing, or, with
+# CI=true, fails the file instead: in CI every tool scripts/setup
+# installs must be there.  Call it before anything else is tested.
+sub require_tools {
+    my @missing = grep { ref $_->[1] ? !$_->[1]->() : !-e $_->[1] } @_;
+    return 1 unless @missing;
+    my $what = join ', ', map { $_->[0] } @missing;
+    if (($ENV{CI} // '') eq 'true') {
+        Test::More::plan(tests => 1);
+        Test::More::fail("CI=true: required tools missing: $what (scripts/setup installs them)");
+        exit 1;
+    }
+    Test::More::plan(skip_all => "SKIPPED, missing: $what (scripts/setup installs them)");
 }
 
 sub repo_root   { $Root }
@@ -637,8 +653,11 @@ sub error_log_path {
                                'logs', 'error.log');
 }
 
+# (dies when there is no error.log to read: checks of what it holds must
+# not pass without it)
 sub error_log_lines {
-    my $text = slurp(error_log_path()) // '';
+    my $text = slurp(error_log_path());
+    die 'BarHls::Test: cannot read ' . error_log_path() . ": $!\n" unless defined $text;
     return split /^/, $text;
 }
 
