@@ -95,10 +95,14 @@ sub reap {
 # A TCP port on 127.0.0.1 nobody listens on (connection refused).
 sub closed_port { BarHls::Test::free_port() }
 
+my $BadServers = 0;
+
 sub start_bad_server {
     my (%o) = @_;
     my $port = $o{port} // BarHls::Test::free_port();
-    my $dir = File::Spec->catdir(tmp_dir(), "bad-$o{mode}-$port");
+    # a directory (and accept log) of its own, also for a server started
+    # again on the same port
+    my $dir = File::Spec->catdir(tmp_dir(), "bad-$o{mode}-$port-" . ++$BadServers);
     mkdir $dir;
     my %s = (port => $port, mode => $o{mode}, pidfile => "$dir/pid",
              log => "$dir/accepts.log");
