@@ -453,7 +453,98 @@ qr{\[emerg\] .*\Qbar_hls: camera "ale": invalid value "bitrate=9999"\E}
 
 
 
-=== TEST 24: accepted: variant=mpegts
+=== TEST 24: accepted: max_bitrate= bitrate=, the lowest
+--- main_config
+load_module $TEST_NGINX_BAR_HLS_MODULE;
+--- http_config
+bar_hls_zone 64m;
+bar_hls_camera ale rtsp://127.0.0.1:$TEST_NGINX_DEAD_PORT/stream1 bitrate=1m max_bitrate=1m;
+--- config
+location /live/ {
+    bar_hls;
+}
+location = /live/status {
+    bar_hls_status;
+}
+--- request
+GET /live/status
+--- bar_check: status
+--- bar_status: variant=fmp4
+
+
+
+=== TEST 25: accepted: max_bitrate=1024m, the highest
+--- main_config
+load_module $TEST_NGINX_BAR_HLS_MODULE;
+--- http_config
+bar_hls_zone 64m;
+bar_hls_camera ale rtsp://127.0.0.1:$TEST_NGINX_DEAD_PORT/stream1 bitrate=10k max_bitrate=1024m;
+--- config
+location /live/ {
+    bar_hls;
+}
+location = /live/status {
+    bar_hls_status;
+}
+--- request
+GET /live/status
+--- bar_check: status
+--- bar_status: variant=fmp4
+
+
+
+=== TEST 26: refused: max_bitrate= below bitrate=
+--- main_config
+load_module $TEST_NGINX_BAR_HLS_MODULE;
+--- http_config
+bar_hls_zone 64m;
+bar_hls_camera ale rtsp://127.0.0.1:$TEST_NGINX_DEAD_PORT/stream1 bitrate=1m max_bitrate=1000k;
+--- config
+location /live/ {
+    bar_hls;
+}
+--- must_die
+--- suppress_stderr
+--- error_log eval
+qr{\[emerg\] .*\Qbar_hls: camera "ale": max_bitrate must be at least bitrate\E}
+
+
+
+=== TEST 27: refused: max_bitrate=1025m
+--- main_config
+load_module $TEST_NGINX_BAR_HLS_MODULE;
+--- http_config
+bar_hls_zone 64m;
+bar_hls_camera ale rtsp://127.0.0.1:$TEST_NGINX_DEAD_PORT/stream1 bitrate=10k max_bitrate=1025m;
+--- config
+location /live/ {
+    bar_hls;
+}
+--- must_die
+--- suppress_stderr
+--- error_log eval
+qr{\[emerg\] .*\Qbar_hls: camera "ale": invalid value "max_bitrate=1025m"\E}
+
+
+
+=== TEST 28: refused: max_bitrate=9999
+--- main_config
+load_module $TEST_NGINX_BAR_HLS_MODULE;
+--- http_config
+bar_hls_zone 64m;
+bar_hls_camera ale rtsp://127.0.0.1:$TEST_NGINX_DEAD_PORT/stream1 bitrate=10k max_bitrate=9999;
+--- config
+location /live/ {
+    bar_hls;
+}
+--- must_die
+--- suppress_stderr
+--- error_log eval
+qr{\[emerg\] .*\Qbar_hls: camera "ale": invalid value "max_bitrate=9999"\E}
+
+
+
+=== TEST 29: accepted: variant=mpegts
 --- main_config
 load_module $TEST_NGINX_BAR_HLS_MODULE;
 --- http_config
@@ -473,7 +564,7 @@ GET /live/status
 
 
 
-=== TEST 25: refused: variant=hls
+=== TEST 30: refused: variant=hls
 --- main_config
 load_module $TEST_NGINX_BAR_HLS_MODULE;
 --- http_config
@@ -490,7 +581,7 @@ qr{\[emerg\] .*\Qbar_hls: camera "ale": unknown parameter "variant=hls"\E}
 
 
 
-=== TEST 26: refused: transport=UDP (case matters)
+=== TEST 31: refused: transport=UDP (case matters)
 --- main_config
 load_module $TEST_NGINX_BAR_HLS_MODULE;
 --- http_config
@@ -507,7 +598,7 @@ qr{\[emerg\] .*\Qbar_hls: camera "ale": unknown parameter "transport=UDP"\E}
 
 
 
-=== TEST 27: refused: a parameter without a value
+=== TEST 32: refused: a parameter without a value
 --- main_config
 load_module $TEST_NGINX_BAR_HLS_MODULE;
 --- http_config
@@ -524,7 +615,7 @@ qr{\[emerg\] .*\Qbar_hls: camera "ale": invalid value "segment="\E}
 
 
 
-=== TEST 28: refused: bar_hls_zone 0
+=== TEST 33: refused: bar_hls_zone 0
 --- main_config
 load_module $TEST_NGINX_BAR_HLS_MODULE;
 --- http_config
@@ -540,7 +631,7 @@ qr{\[emerg\] .*\Qbar_hls: zone size "0" is too small\E}
 
 
 
-=== TEST 29: refused: bar_hls_zone -1
+=== TEST 34: refused: bar_hls_zone -1
 --- main_config
 load_module $TEST_NGINX_BAR_HLS_MODULE;
 --- http_config
@@ -556,7 +647,7 @@ qr{\[emerg\] .*\Qbar_hls: invalid zone size "-1"\E}
 
 
 
-=== TEST 30: refused: bar_hls_zone in a server block
+=== TEST 35: refused: bar_hls_zone in a server block
 --- main_config
 load_module $TEST_NGINX_BAR_HLS_MODULE;
 --- http_config
@@ -576,7 +667,7 @@ qr{\[emerg\] .*\Q"bar_hls_zone" directive is not allowed here\E}
 
 
 
-=== TEST 31: refused: bar_hls_allow_origin with a path
+=== TEST 36: refused: bar_hls_allow_origin with a path
 --- main_config
 load_module $TEST_NGINX_BAR_HLS_MODULE;
 --- http_config
@@ -594,7 +685,7 @@ qr{\[emerg\] .*\Qbar_hls: invalid origin "https://a.example/path"\E}
 
 
 
-=== TEST 32: refused: bar_hls_allow_origin without a scheme
+=== TEST 37: refused: bar_hls_allow_origin without a scheme
 --- main_config
 load_module $TEST_NGINX_BAR_HLS_MODULE;
 --- http_config
@@ -612,7 +703,7 @@ qr{\[emerg\] .*\Qbar_hls: invalid origin "a.example"\E}
 
 
 
-=== TEST 33: refused: bar_hls_allow_origin off among origins
+=== TEST 38: refused: bar_hls_allow_origin off among origins
 --- main_config
 load_module $TEST_NGINX_BAR_HLS_MODULE;
 --- http_config
@@ -630,7 +721,7 @@ qr{\[emerg\] .*\Qbar_hls: invalid origin "off"\E}
 
 
 
-=== TEST 34: refused: bar_hls_playlist_max_age abc
+=== TEST 39: refused: bar_hls_playlist_max_age abc
 --- main_config
 load_module $TEST_NGINX_BAR_HLS_MODULE;
 --- http_config
@@ -648,7 +739,7 @@ qr{\[emerg\] .*\Q"bar_hls_playlist_max_age" directive invalid value\E}
 
 
 
-=== TEST 35: refused: bar_hls_block_timeout abc
+=== TEST 40: refused: bar_hls_block_timeout abc
 --- main_config
 load_module $TEST_NGINX_BAR_HLS_MODULE;
 --- http_config
@@ -666,7 +757,7 @@ qr{\[emerg\] .*\Q"bar_hls_block_timeout" directive invalid value\E}
 
 
 
-=== TEST 36: refused: bar_hls_cdn_cache_control maybe
+=== TEST 41: refused: bar_hls_cdn_cache_control maybe
 --- main_config
 load_module $TEST_NGINX_BAR_HLS_MODULE;
 --- http_config
@@ -684,7 +775,7 @@ qr{\[emerg\] .*\Qinvalid value "maybe" in "bar_hls_cdn_cache_control" directive\
 
 
 
-=== TEST 37: refused: bar_hls_status with an argument
+=== TEST 42: refused: bar_hls_status with an argument
 --- main_config
 load_module $TEST_NGINX_BAR_HLS_MODULE;
 --- http_config
@@ -705,7 +796,7 @@ qr{\[emerg\] .*\Qinvalid number of arguments in "bar_hls_status" directive\E}
 
 
 
-=== TEST 38: refused: bar_hls in the http block
+=== TEST 43: refused: bar_hls in the http block
 --- main_config
 load_module $TEST_NGINX_BAR_HLS_MODULE;
 --- http_config
@@ -723,7 +814,7 @@ qr{\[emerg\] .*\Q"bar_hls" directive is not allowed here\E}
 
 
 
-=== TEST 39: refused: bar_hls_camera in a location
+=== TEST 44: refused: bar_hls_camera in a location
 --- main_config
 load_module $TEST_NGINX_BAR_HLS_MODULE;
 --- http_config

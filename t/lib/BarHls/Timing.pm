@@ -38,6 +38,9 @@ my $Ms = 0.001 + 1e-6;
 
 our $Probe;
 
+# seconds camera_segments_ok() waits for the recorder to catch up
+our $Wait = 5;
+
 sub start_recorder {
     my ($cam) = @_;
     my $o = $cam->{opts} || {};
@@ -145,11 +148,16 @@ sub camera_gap_in {
 # cut_short: the segment may end early (its session ended).  With
 # regular GOPs many runs match: the one whose first keyframe reached the
 # recorder nearest to $pdt (the first segment's PROGRAM-DATE-TIME, the
-# wall clock at which nginx got it) wins.
+# wall clock at which nginx got it) wins, if nearer than half a GOP (a
+# run of the same durations elsewhere in the camera's past is not these
+# segments).  Returns (spans, PDT - arrival) or (undef, the offset of the
+# nearest run that matched too far away).
 sub match_run {
     my ($frames, $durs, $target, $pdt) = @_;
     my $keys = $frames->{keys};
     my $min = 0.9 * $target - 1e-6;
+    my @gop = sort { $a <=> $b } map { $keys->[$_] - $keys->[$_ - 1] } 1 .. $#$keys;
+    my $near = @gop ? $gop[@gop / 2] / 2 : 0.5;
     my ($best, $dist);
     START:
     for my $i (0 .. $#$keys) {
@@ -164,11 +172,12 @@ sub match_run {
             push @spans, [$keys->[$a], $d->[1] ? $keys->[$a] + $d->[0] : $keys->[$b]];
             $a = $b;
         }
-        return \@spans unless defined $pdt;
-        my $x = abs($frames->{wall}{ $keys->[$i] } - $pdt);
-        ($best, $dist) = (\@spans, $x) if !defined $dist || $x < $dist;
+        return (\@spans) unless defined $pdt;
+        my $x = $pdt - $frames->{wall}{ $keys->[$i] };
+        ($best, $dist) = (\@spans, $x) if !defined $dist || abs($x) < abs($dist);
     }
-    return $best;
+    return (undef, $dist) if defined $dist && abs($dist) >= $near;
+    return ($best, $dist);
 }
 
 # camera_segments_ok($name, $cam, $playlist (parse_playlist / parse_ll),
@@ -187,20 +196,22 @@ sub camera_segments_ok {
         my $short = $i < $#segs && $segs[$i + 1]{discontinuity} ? 1 : 0;
         push @{ $runs[-1] }, [$segs[$i]{duration}, $short, $segs[$i]{uri}, $segs[$i]{pdt}];
     }
-    my (%spans, @bad, $frames);
-    my $deadline = time + 5;
+    my (%spans, @bad, @offsets, $frames);
+    my $deadline = time + $Wait;
     for my $run (grep { @$_ } @runs) {
-        my $m;
+        my ($m, $off);
         while (1) {
             $frames = camera_frames($cam);
-            $m = match_run($frames, $run, $target, $run->[0][3]);
+            ($m, $off) = match_run($frames, $run, $target, $run->[0][3]);
             last if $m || time > $deadline;
             sleep 0.25;
         }
         if ($m) {
             $spans{ $run->[$_][2] } = $m->[$_] for 0 .. $#$run;
+            push @offsets, sprintf '%+.3f', $off if defined $off;
         } else {
-            push @bad, join(' ', map { "$_->[2]:$_->[0]" } @$run);
+            push @bad, join(' ', map { "$_->[2]:$_->[0]" } @$run)
+                       . (defined $off ? sprintf(' (the same durations only %+.3f s from its PDT)', $off) : '');
         }
     }
     my $k = $frames ? $frames->{keys} : [];
@@ -208,7 +219,8 @@ sub camera_segments_ok {
     $gops{ sprintf '%.3f', $k->[$_] - $k->[$_ - 1] }++ for 1 .. $#$k;
     my $seen = join ', ', map { "${_}s x$gops{$_}" } sort keys %gops;
     Test::More::ok(@segs && !@bad,
-                   "$name - every EXTINF is what the camera sent ($target s target; camera's GOPs: $seen)")
+                   "$name - every EXTINF is what the camera sent ($target s target; camera's GOPs: $seen;"
+                   . " PDT - arrival at the recorder: @offsets s)")
         or Test::More::diag(@segs ? "no run of the camera's keyframes gives: @bad" : 'no segment');
     return \%spans;
 }
