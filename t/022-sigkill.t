@@ -84,7 +84,7 @@ sub kill_owners {
     sleep 1;
     $Killed{$label} = { records => stop_poller($poll), t0 => $t0, cams => \@cams,
                         victims => \%victims, old_workers => \@workers, pid => \%pid,
-                        last => \%last, resumed => \%resumed };
+                        last => \%last, resumed => \%resumed, t_seg => \%t_seg };
     for my $cam (@cams) {
         Test::More::ok(defined $t_seg{$cam}, "$label: $cam streams again after the SIGKILL");
         measure('%s: %s resumed after SIGKILL of its owner: new owner streaming %s s, '
@@ -130,7 +130,12 @@ sub check_killed {
         is(scalar @disc, 1, "$name - $cam: one EXT-X-DISCONTINUITY after seg-$k->{last}{$cam}")
             or diag($k->{resumed}{$cam} // 'no playlist listed a new segment');
         my $first = $disc[0] or next;
-        ok($first->{msn} <= $k->{last}{$cam} + 2, "$name - $cam: the sequence went on (seg-$first->{msn})");
+        # numbers come from the clock: above the old ones, and by no more
+        # than the seconds (segment=1s) the camera took to come back
+        my $most = $k->{last}{$cam} + 2 + int(($k->{t_seg}{$cam} // 0) + 0.999);
+        ok($first->{msn} > $k->{last}{$cam} && $first->{msn} <= $most,
+           sprintf "$name - $cam: the sequence went on (seg-%s after seg-%s, %.2f s later; at most seg-%s)",
+           $first->{msn}, $k->{last}{$cam}, $k->{t_seg}{$cam} // -1, $most);
         my $r = probe_segment("/live/$cam", $first->{map}, $first->{uri});
         ok($r->{rc} == 0 && $r->{first_key} && ($r->{video} // 0) > 0,
            "$name - $cam: the first new segment decodes") or diag($r->{err});
