@@ -757,6 +757,24 @@ qr{\[emerg\] .*\Q"bar_hls_block_timeout" directive invalid value\E}
 
 
 
+=== TEST 40b: refused: bar_hls_block_timeout 0 (nothing would be held)
+--- main_config
+load_module $TEST_NGINX_BAR_HLS_MODULE;
+--- http_config
+bar_hls_zone 64m;
+bar_hls_camera ale rtsp://127.0.0.1:$TEST_NGINX_DEAD_PORT/stream1 bitrate=10k;
+--- config
+location /live/ {
+    bar_hls;
+    bar_hls_block_timeout 0;
+}
+--- must_die
+--- suppress_stderr
+--- error_log eval
+qr{\[emerg\] .*\Q"bar_hls_block_timeout" directive must be more than 0\E}
+
+
+
 === TEST 41: refused: bar_hls_cdn_cache_control maybe
 --- main_config
 load_module $TEST_NGINX_BAR_HLS_MODULE;
