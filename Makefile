@@ -24,7 +24,7 @@ MODULE_SRCS := $(wildcard ngx_bar_hls_module/*.c ngx_bar_hls_module/*.h \
 
 # recursive (=), not simple (:=): evaluated when a recipe runs, after
 # "setup" installed pkg-config and libav on a fresh machine
-AV_PKGS    = libavformat libavcodec libavutil
+AV_PKGS    = libavformat libavcodec libavutil libswscale
 AV_CFLAGS  = $(shell pkg-config --cflags $(AV_PKGS))
 AV_LIBS    = $(shell pkg-config --libs $(AV_PKGS))
 

@@ -13,6 +13,8 @@
 #include <ngx_http.h>
 
 #include "bh_media.h"
+#include "bh_page.h"
+#include "bh_snapshot.h"
 #include "bh_store.h"
 
 
@@ -31,6 +33,38 @@
 #define NGX_HTTP_BAR_HLS_MAX_PART        (16 * 1024 * 1024)
 
 #define NGX_HTTP_BAR_HLS_METHODS         "GET, HEAD, OPTIONS"
+
+
+/* what a request asked for, as the metrics count it */
+
+typedef enum {
+    NGX_HTTP_BAR_HLS_KIND_PLAYLIST = 0,
+    NGX_HTTP_BAR_HLS_KIND_MULTIVARIANT,
+    NGX_HTTP_BAR_HLS_KIND_INIT,
+    NGX_HTTP_BAR_HLS_KIND_SEGMENT,
+    NGX_HTTP_BAR_HLS_KIND_PART,
+    NGX_HTTP_BAR_HLS_KIND_SNAPSHOT,
+    NGX_HTTP_BAR_HLS_KIND_PAGE,
+    NGX_HTTP_BAR_HLS_KINDS
+} ngx_http_bar_hls_kind_e;
+
+/* requests of no camera: the overview page; unknown names, preflights */
+
+typedef enum {
+    NGX_HTTP_BAR_HLS_OTHER_OVERVIEW = 0,
+    NGX_HTTP_BAR_HLS_OTHER_OTHER,
+    NGX_HTTP_BAR_HLS_OTHERS
+} ngx_http_bar_hls_other_e;
+
+#define NGX_HTTP_BAR_HLS_CODES          5       /* 1xx to 5xx */
+
+
+/* what the log phase counts: requests, and the body bytes sent */
+
+typedef struct {
+    ngx_atomic_t                requests[NGX_HTTP_BAR_HLS_CODES];
+    ngx_atomic_t                bytes[NGX_HTTP_BAR_HLS_CODES];
+} ngx_http_bar_hls_counter_t;
 
 
 typedef struct ngx_http_bar_hls_pull_s  ngx_http_bar_hls_pull_t;
@@ -56,11 +90,16 @@ typedef struct {
     uint64_t                    reconnects;
     uint64_t                    bytes_in;
     time_t                      since;          /* state entered */
+    time_t                      offline_since;  /* last streaming */
     time_t                      refused;        /* a part, logged then */
     unsigned                    limited:1;      /* by the zone's bound */
 
     /* workers holding requests for it: woken as it changes */
     ngx_pid_t                   waiting[NGX_HTTP_BAR_HLS_MAX_WAITING];
+
+    /* metrics, summed over the workers */
+    ngx_http_bar_hls_counter_t  served[NGX_HTTP_BAR_HLS_KINDS];
+    uint32_t                    held[NGX_MAX_PROCESSES];    /* by slot */
 } ngx_http_bar_hls_slot_t;
 
 
@@ -75,7 +114,16 @@ typedef struct {
     uint64_t                    generation;     /* the newest config's */
     ngx_uint_t                  loading;        /* a reload is under way */
     ngx_http_bar_hls_worker_entry_t  workers[NGX_MAX_PROCESSES];
+    ngx_http_bar_hls_counter_t  others[NGX_HTTP_BAR_HLS_OTHERS];
 } ngx_http_bar_hls_shctx_t;
+
+
+/* a request's module context: what the log phase counts it as */
+
+typedef struct {
+    ngx_http_bar_hls_slot_t    *slot;           /* NULL: no camera */
+    ngx_uint_t                  kind;           /* kind_e, or other_e */
+} ngx_http_bar_hls_ctx_t;
 
 
 #define ngx_http_bar_hls_slot_of(s)  ((ngx_http_bar_hls_slot_t *) (s))
@@ -104,6 +152,7 @@ typedef struct {
     ngx_queue_t                 waiters;
     uint64_t                    checked;        /* version they saw */
     ngx_uint_t                  registered;     /* in slot->waiting */
+    time_t                      snapshot_full;  /* said so, owner only */
 } ngx_http_bar_hls_camera_t;
 
 
@@ -123,6 +172,9 @@ typedef struct {
     ngx_msec_t                  playlist_max_age;   /* UNSET: half target */
     ngx_msec_t                  block_timeout;
     ngx_flag_t                  cdn_cache_control;
+    ngx_flag_t                  page;           /* bar_hls_page */
+    ngx_str_t                   page_title;
+    ngx_str_t                   player_js;      /* bar_hls_player_js */
 } ngx_http_bar_hls_loc_conf_t;
 
 
@@ -163,7 +215,7 @@ void ngx_http_bar_hls_release(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_http_bar_hls_camera_t *cam, uint64_t epoch);
 ngx_int_t ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_http_bar_hls_camera_t *cam, uint64_t epoch, bh_chunk_t *chunk,
-    bh_chunk_t *init, ngx_log_t *log);
+    bh_chunk_t *init, unsigned *wanted, ngx_log_t *log);
 void ngx_http_bar_hls_set_state(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_http_bar_hls_camera_t *cam, uint64_t epoch, bh_event_t *ev);
 
@@ -195,6 +247,30 @@ ngx_int_t ngx_http_bar_hls_header(ngx_http_request_t *r, char *key,
 ngx_int_t ngx_http_bar_hls_error(ngx_http_request_t *r, ngx_uint_t status,
     char *text);
 ngx_int_t ngx_http_bar_hls_unavailable(ngx_http_request_t *r, char *text);
+ngx_int_t ngx_http_bar_hls_cache_headers(ngx_http_request_t *r,
+    int64_t max_age, ngx_uint_t immutable, char kind, uint32_t etag0,
+    uint32_t etag1);
+
+
+/* ngx_http_bar_hls_snapshot.c */
+
+#define NGX_HTTP_BAR_HLS_SNAPSHOT_EVERY  (1 * BH_USEC)    /* at most */
+
+void ngx_http_bar_hls_snapshot_store(ngx_http_bar_hls_main_conf_t *bmcf,
+    ngx_http_bar_hls_camera_t *cam, uint64_t epoch, bh_snapshot_t *snap);
+ngx_int_t ngx_http_bar_hls_snapshot_size(ngx_http_request_t *r,
+    bh_uri_t *u);
+ngx_int_t ngx_http_bar_hls_snapshot_headers(ngx_http_request_t *r,
+    int64_t time, uint64_t generation);
+ngx_uint_t ngx_http_bar_hls_snapshot_coming(ngx_http_bar_hls_camera_t *cam);
+
+
+/* ngx_http_bar_hls_page.c */
+
+ngx_int_t ngx_http_bar_hls_page(ngx_http_request_t *r, u_char *path,
+    size_t len);
+char *ngx_http_bar_hls_page_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 /* ngx_http_bar_hls_cors.c */
@@ -208,6 +284,16 @@ char *ngx_http_bar_hls_allow_origin(ngx_conf_t *cf, ngx_command_t *cmd,
 /* ngx_http_bar_hls_status.c */
 
 ngx_int_t ngx_http_bar_hls_status_handler(ngx_http_request_t *r);
+
+
+/* ngx_http_bar_hls_metrics.c */
+
+ngx_int_t ngx_http_bar_hls_metrics_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_bar_hls_metrics_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_bar_hls_count(ngx_http_request_t *r,
+    ngx_http_bar_hls_slot_t *slot, ngx_uint_t kind);
+void ngx_http_bar_hls_held(ngx_http_bar_hls_camera_t *cam, ngx_int_t n);
+void ngx_http_bar_hls_held_reset(ngx_http_bar_hls_main_conf_t *bmcf);
 
 
 #endif /* _NGX_HTTP_BAR_HLS_H_INCLUDED_ */

@@ -6,6 +6,8 @@
  *     <prefix><cam>/master.m3u8
  *     <prefix><cam>/init.mp4, init-<id>.mp4
  *     <prefix><cam>/seg-<msn>.m4s|ts, part-<n>.m4s|ts
+ *     <prefix><cam>/snapshot.jpg[?width=N]       (snapshot.c)
+ *     <prefix>, <prefix><cam>/ and more with bar_hls_page (page.c)
  *
  * Any worker answers from the shared zone: what may be answered and how
  * long it may be cached is the store's (core/bh_serve.c); here the bytes
@@ -24,6 +26,8 @@ typedef struct {
     ngx_str_t                   type;
     bh_view_t                   view;
     ngx_uint_t                  ranges;
+    ngx_uint_t                  snapshot;
+    uint64_t                    generation;     /* of the snapshots */
 } ngx_http_bar_hls_reply_t;
 
 
@@ -40,6 +44,18 @@ static ngx_str_t  ngx_http_bar_hls_m3u8_type =
     ngx_string("application/vnd.apple.mpegurl");
 static ngx_str_t  ngx_http_bar_hls_mp4_type = ngx_string("video/mp4");
 static ngx_str_t  ngx_http_bar_hls_ts_type = ngx_string("video/mp2t");
+static ngx_str_t  ngx_http_bar_hls_jpeg_type = ngx_string("image/jpeg");
+
+
+/* by bh_uri_type_t */
+static ngx_uint_t  ngx_http_bar_hls_kind[] = {
+    NGX_HTTP_BAR_HLS_KIND_PLAYLIST,
+    NGX_HTTP_BAR_HLS_KIND_MULTIVARIANT,
+    NGX_HTTP_BAR_HLS_KIND_INIT,
+    NGX_HTTP_BAR_HLS_KIND_SEGMENT,
+    NGX_HTTP_BAR_HLS_KIND_PART,
+    NGX_HTTP_BAR_HLS_KIND_SNAPSHOT
+};
 
 
 ngx_int_t
@@ -52,7 +68,16 @@ ngx_http_bar_hls_handler(ngx_http_request_t *r)
     bh_query_t                     q;
     ngx_http_core_loc_conf_t      *clcf;
     ngx_http_bar_hls_camera_t     *cam;
+    ngx_http_bar_hls_loc_conf_t   *blcf;
     ngx_http_bar_hls_main_conf_t  *bmcf;
+
+    /* counted as a camera's once the camera is known */
+
+    if (ngx_http_bar_hls_count(r, NULL, NGX_HTTP_BAR_HLS_OTHER_OTHER)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     if (r->method == NGX_HTTP_OPTIONS) {
         return ngx_http_bar_hls_preflight(r);
@@ -88,7 +113,7 @@ ngx_http_bar_hls_handler(ngx_http_request_t *r)
         clcf->regex == NULL &&
 #endif
         !clcf->exact_match
-        && r->uri.len > clcf->name.len
+        && r->uri.len >= clcf->name.len
         && ngx_strncmp(r->uri.data, clcf->name.data, clcf->name.len) == 0)
     {
         p += clcf->name.len;
@@ -98,6 +123,16 @@ ngx_http_bar_hls_handler(ngx_http_request_t *r)
             if (p[-1] == '/' && ++len == 2) {
                 break;
             }
+        }
+    }
+
+    blcf = ngx_http_get_module_loc_conf(r, ngx_http_bar_hls_module);
+
+    if (blcf->page) {
+        rc = ngx_http_bar_hls_page(r, p, last - p);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
         }
     }
 
@@ -112,8 +147,16 @@ ngx_http_bar_hls_handler(ngx_http_request_t *r)
      * keyed on it fetch the same bytes again.
      */
 
+    if (u.type == BH_URI_SNAPSHOT
+        && ngx_http_bar_hls_snapshot_size(r, &u) != NGX_OK)
+    {
+        return ngx_http_bar_hls_error(r, NGX_HTTP_BAD_REQUEST,
+                                      "a snapshot takes only width=160, "
+                                      "320, 640 or 1280");
+    }
+
     if (u.type != BH_URI_PLAYLIST && u.type != BH_URI_MULTIVARIANT
-        && r->args.len)
+        && u.type != BH_URI_SNAPSHOT && r->args.len)
     {
         return ngx_http_bar_hls_error(r, NGX_HTTP_BAD_REQUEST,
                                       "no query arguments on media");
@@ -133,6 +176,12 @@ ngx_http_bar_hls_handler(ngx_http_request_t *r)
     if (cam == NULL) {
         return ngx_http_bar_hls_error(r, NGX_HTTP_NOT_FOUND,
                                       "unknown camera");
+    }
+
+    if (ngx_http_bar_hls_count(r, cam->slot, ngx_http_bar_hls_kind[u.type])
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     rc = ngx_http_bar_hls_respond(r, cam, &u, &q);
@@ -164,6 +213,13 @@ ngx_http_bar_hls_respond(ngx_http_request_t *r,
     ngx_memzero(&reply, sizeof(ngx_http_bar_hls_reply_t));
 
     ngx_shmtx_lock(&bmcf->shpool->mutex);
+
+    /* the camera's owner makes the sizes asked for in the last minute */
+
+    if (u->type == BH_URI_SNAPSHOT) {
+        bh_stream_want(&cam->slot->stream, u->size,
+                       (int64_t) ngx_time() * BH_USEC);
+    }
 
     st = bh_stream_ready(&cam->slot->stream, u, q);
 
@@ -273,6 +329,13 @@ ngx_http_bar_hls_copy(ngx_http_request_t *r, ngx_http_bar_hls_slot_t *slot,
         reply->ranges = 1;
         break;
 
+    case BH_URI_SNAPSHOT:
+        reply->type = ngx_http_bar_hls_jpeg_type;
+        reply->ranges = 1;
+        reply->snapshot = 1;
+        reply->generation = slot->stream.snapshots_total;
+        break;
+
     default:
         reply->type = (slot->stream.conf.format == BH_FORMAT_FMP4)
                       ? ngx_http_bar_hls_mp4_type : ngx_http_bar_hls_ts_type;
@@ -286,13 +349,9 @@ ngx_http_bar_hls_copy(ngx_http_request_t *r, ngx_http_bar_hls_slot_t *slot,
 static ngx_int_t
 ngx_http_bar_hls_send(ngx_http_request_t *r, ngx_http_bar_hls_reply_t *reply)
 {
-    u_char                       *p, *cc;
-    ngx_buf_t                    *b;
-    bh_view_t                    *v;
-    ngx_table_elt_t              *etag;
-    ngx_http_bar_hls_loc_conf_t  *blcf;
+    ngx_buf_t  *b;
+    bh_view_t  *v;
 
-    blcf = ngx_http_get_module_loc_conf(r, ngx_http_bar_hls_module);
     b = reply->buf;
     v = &reply->view;
 
@@ -306,53 +365,82 @@ ngx_http_bar_hls_send(ngx_http_request_t *r, ngx_http_bar_hls_reply_t *reply)
     r->headers_out.last_modified_time = (time_t) (v->modified / 1000000);
     r->allow_ranges = reply->ranges;
 
-    /*
-     * Never private, no-cache or max-age=0: caches in front must cache.
-     * In the request pool: headers may be written after this returns
-     * (a 416 from the range filter is).
-     */
-
-    cc = ngx_pnalloc(r->pool, sizeof("public, max-age=, immutable") - 1
-                              + NGX_TIME_T_LEN);
-    if (cc == NULL) {
+    if (ngx_http_bar_hls_cache_headers(r, v->max_age, v->immutable,
+                                       v->etag_kind, v->etag[0], v->etag[1])
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_sprintf(cc, "public, max-age=%L%s", v->max_age,
-                    v->immutable ? ", immutable" : "");
+    if (reply->snapshot
+        && ngx_http_bar_hls_snapshot_headers(r, v->modified,
+                                             reply->generation)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->memory = 1;
+
+    return ngx_http_bar_hls_output(r, b);
+}
+
+
+/*
+ * Cache-Control (and CDN-Cache-Control) and the ETag of a response that
+ * caches may keep.  Never private, no-cache or max-age=0: caches in front
+ * must cache.  In the request pool: headers may be written after the
+ * handler returns (a 416 from the range filter is).
+ */
+
+ngx_int_t
+ngx_http_bar_hls_cache_headers(ngx_http_request_t *r, int64_t max_age,
+    ngx_uint_t immutable, char kind, uint32_t etag0, uint32_t etag1)
+{
+    u_char                       *p, *cc;
+    ngx_table_elt_t              *etag;
+    ngx_http_bar_hls_loc_conf_t  *blcf;
+
+    blcf = ngx_http_get_module_loc_conf(r, ngx_http_bar_hls_module);
+
+    cc = ngx_pnalloc(r->pool, sizeof("public, max-age=, immutable") - 1
+                              + NGX_INT64_LEN);
+    if (cc == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(cc, "public, max-age=%L%s", max_age,
+                    immutable ? ", immutable" : "");
 
     if (ngx_http_bar_hls_cache_control(r, cc, p - cc) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     if (blcf->cdn_cache_control
         && ngx_http_bar_hls_header(r, "CDN-Cache-Control", cc, p - cc)
            != NGX_OK)
     {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     etag = ngx_list_push(&r->headers_out.headers);
     if (etag == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     p = ngx_pnalloc(r->pool, sizeof("\"x0123456701234567\"") - 1);
     if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     etag->hash = 1;
     ngx_str_set(&etag->key, "ETag");
     etag->value.data = p;
-    etag->value.len = ngx_sprintf(p, "\"%c%08xD%08xD\"", v->etag_kind,
-                                  v->etag[0], v->etag[1])
+    etag->value.len = ngx_sprintf(p, "\"%c%08xD%08xD\"", kind, etag0, etag1)
                       - p;
     r->headers_out.etag = etag;
 
-    b->memory = 1;
-
-    return ngx_http_bar_hls_output(r, b);
+    return NGX_OK;
 }
 
 

@@ -91,6 +91,13 @@ ngx_http_bar_hls_acquire(ngx_http_bar_hls_main_conf_t *bmcf,
             slot->owner = ngx_pid;
             slot->epoch++;
             slot->heartbeat = now;
+
+            /* a new owner's session: connecting, not offline since long */
+
+            if (bh_page_live(slot->state)) {
+                slot->offline_since = ngx_time();
+            }
+
             slot->state = BH_STATE_CONNECTING;
             *epoch = slot->epoch;
             rc = NGX_OK;
@@ -209,6 +216,12 @@ ngx_http_bar_hls_set_state(ngx_http_bar_hls_main_conf_t *bmcf,
             slot->since = ngx_time();
         }
 
+        /* retries go from connecting to backoff: offline all along */
+
+        if (bh_page_live(slot->state) && !bh_page_live(ev->state)) {
+            slot->offline_since = ngx_time();
+        }
+
         slot->state = ev->state;
 
         if (ev->state == BH_STATE_BACKOFF || ev->state == BH_STATE_ERROR
@@ -229,13 +242,15 @@ ngx_http_bar_hls_set_state(ngx_http_bar_hls_main_conf_t *bmcf,
 /*
  * Publishes a chunk of the owner's session.  init: a copy of the
  * session's init chunk, stored again when it could not be at first, so
- * that the session's parts are not refused for ever.
+ * that the session's parts are not refused for ever.  *wanted: the
+ * snapshot sizes requests want, if the chunk is a part that starts with
+ * a keyframe.
  */
 
 ngx_int_t
 ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_http_bar_hls_camera_t *cam, uint64_t epoch, bh_chunk_t *chunk,
-    bh_chunk_t *init, ngx_log_t *log)
+    bh_chunk_t *init, unsigned *wanted, ngx_log_t *log)
 {
     u_char                   *why;
     int64_t                   full;
@@ -246,6 +261,7 @@ ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
 
     slot = cam->slot;
     s = &slot->stream;
+    *wanted = 0;
 
     ngx_shmtx_lock(&bmcf->shpool->mutex);
 
@@ -299,6 +315,10 @@ ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
         slot->limited = 0;
         slot->state = BH_STATE_STREAMING;
         slot->since = ngx_time();
+    }
+
+    if (st == BH_OK && chunk->type == BH_CHUNK_PART && chunk->independent) {
+        *wanted = bh_stream_wanted(s, ngx_http_bar_hls_usec());
     }
 
     ngx_shmtx_unlock(&bmcf->shpool->mutex);

@@ -14,8 +14,11 @@
  *         bar_hls_playlist_max_age TIME;          default half a segment
  *         bar_hls_cdn_cache_control on|off;               default off
  *         bar_hls_block_timeout TIME;                     default 10s
+ *         bar_hls_page [TITLE];       pages, and bar_hls below them
+ *         bar_hls_player_js URL;      hls.js for the player page
  *     }
  *     location = /live/status { bar_hls_status; }
+ *     location = /metrics { bar_hls_metrics; }
  */
 
 
@@ -31,6 +34,7 @@ static void *ngx_http_bar_hls_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_bar_hls_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 
+static ngx_int_t ngx_http_bar_hls_postconfiguration(ngx_conf_t *cf);
 static char *ngx_http_bar_hls_init_main_conf(ngx_conf_t *cf, void *conf);
 static char *ngx_http_bar_hls_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -80,6 +84,27 @@ static ngx_command_t  ngx_http_bar_hls_commands[] = {
       0,
       ngx_http_bar_hls_status_handler },
 
+    { ngx_string("bar_hls_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_bar_hls_set_handler,
+      0,
+      0,
+      ngx_http_bar_hls_metrics_handler },
+
+    { ngx_string("bar_hls_page"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_bar_hls_page_conf,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("bar_hls_player_js"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_bar_hls_loc_conf_t, player_js),
+      NULL },
+
     { ngx_string("bar_hls_allow_origin"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
       ngx_http_bar_hls_allow_origin,
@@ -114,7 +139,7 @@ static ngx_command_t  ngx_http_bar_hls_commands[] = {
 
 static ngx_http_module_t  ngx_http_bar_hls_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_bar_hls_postconfiguration,    /* postconfiguration */
 
     ngx_http_bar_hls_create_main_conf,     /* create main configuration */
     ngx_http_bar_hls_init_main_conf,       /* init main configuration */
@@ -181,12 +206,15 @@ ngx_http_bar_hls_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     blcf->allow_origin = NULL;
+     *     blcf->page_title = { 0, NULL };
+     *     blcf->player_js = { 0, NULL };
      */
 
     blcf->allow_origin = NGX_CONF_UNSET_PTR;
     blcf->playlist_max_age = NGX_CONF_UNSET_MSEC;
     blcf->block_timeout = NGX_CONF_UNSET_MSEC;
     blcf->cdn_cache_control = NGX_CONF_UNSET;
+    blcf->page = NGX_CONF_UNSET;
 
     return blcf;
 }
@@ -226,11 +254,25 @@ ngx_http_bar_hls_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->block_timeout, prev->block_timeout,
                               10000);
     ngx_conf_merge_value(conf->cdn_cache_control, prev->cdn_cache_control, 0);
+    ngx_conf_merge_str_value(conf->player_js, prev->player_js, "");
+
+    /* the pages belong to their location, not to those inside it */
+
+    if (conf->page == NGX_CONF_UNSET) {
+        conf->page = 0;
+    }
 
     return NGX_CONF_OK;
 }
 
 
+
+
+static ngx_int_t
+ngx_http_bar_hls_postconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_bar_hls_metrics_init(cf);
+}
 
 
 static char *
@@ -481,6 +523,7 @@ ngx_http_bar_hls_init_process(ngx_cycle_t *cycle)
     }
 
     ngx_http_bar_hls_register_worker(bmcf);
+    ngx_http_bar_hls_held_reset(bmcf);
 
     if (ngx_http_bar_hls_init_wait(cycle) != NGX_OK) {
         return NGX_ERROR;

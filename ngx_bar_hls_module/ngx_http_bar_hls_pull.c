@@ -8,9 +8,12 @@
  * (core/bh_pull.c) in a pthread of its own.  That thread touches no nginx
  * structure: what it produces (parts, state changes, libav log lines) is
  * malloc()ed into a mutex-protected queue and a byte on a pipe wakes the
- * event loop, which publishes into the zone and logs.  A 200 ms timer
- * renews the leases, starts pulls whose lease became free, and stops them
- * as soon as the worker starts shutting down.
+ * event loop, which publishes into the zone and logs.  While requests
+ * want snapshots, the parts that start with a keyframe are offered to a
+ * second thread of the camera's (core/bh_snapper.c), whose pictures come
+ * back through the same queue (ngx_http_bar_hls_snapshot.c stores them).
+ * A 200 ms timer renews the leases, starts pulls whose lease became free,
+ * and stops them as soon as the worker starts shutting down.
  */
 
 
@@ -26,7 +29,8 @@
 typedef enum {
     NGX_HTTP_BAR_HLS_MSG_CHUNK = 0,
     NGX_HTTP_BAR_HLS_MSG_EVENT,
-    NGX_HTTP_BAR_HLS_MSG_LOG
+    NGX_HTTP_BAR_HLS_MSG_LOG,
+    NGX_HTTP_BAR_HLS_MSG_SNAPSHOT
 } ngx_http_bar_hls_msg_type_e;
 
 
@@ -39,6 +43,7 @@ struct ngx_http_bar_hls_msg_s {
     int                             level;
     bh_chunk_t                      chunk;
     bh_event_t                      event;
+    bh_snapshot_t                   snapshot;
     char                            text[512];
 };
 
@@ -46,6 +51,7 @@ struct ngx_http_bar_hls_msg_s {
 struct ngx_http_bar_hls_pull_s {
     ngx_http_bar_hls_camera_t      *cam;
     bh_pull_t                      *core;
+    bh_snapper_t                   *snapper;    /* once wanted */
     pthread_t                       tid;
     uint64_t                        epoch;
     int                             done;       /* atomic, set by thread */
@@ -90,6 +96,9 @@ static void ngx_http_bar_hls_notify(void);
 static void ngx_http_bar_hls_on_chunk(void *data, bh_chunk_t *chunk);
 static void ngx_http_bar_hls_on_event(void *data, bh_event_t *ev);
 static void ngx_http_bar_hls_on_log(void *data, int level, const char *msg);
+static void ngx_http_bar_hls_on_snapshot(void *data, bh_snapshot_t *snap);
+static void ngx_http_bar_hls_snapshot_offer(ngx_http_bar_hls_pull_t *pull,
+    bh_chunk_t *chunk, unsigned wanted);
 static void ngx_http_bar_hls_wakeup_handler(ngx_event_t *ev);
 static void ngx_http_bar_hls_drain(void);
 static void ngx_http_bar_hls_event(ngx_http_bar_hls_pull_t *pull,
@@ -397,7 +406,10 @@ ngx_http_bar_hls_reap(ngx_http_bar_hls_pull_t *pull, ngx_uint_t wait)
 
     pthread_join(pull->tid, NULL);
 
-    /* what the thread left in the queue still belongs to its epoch */
+    bh_snapper_destroy(pull->snapper);
+    pull->snapper = NULL;
+
+    /* what the threads left in the queue still belongs to its epoch */
 
     ngx_http_bar_hls_drain();
 
@@ -528,6 +540,50 @@ ngx_http_bar_hls_on_log(void *data, int level, const char *text)
 }
 
 
+/* runs in the snapshot thread */
+
+static void
+ngx_http_bar_hls_on_snapshot(void *data, bh_snapshot_t *snap)
+{
+    ngx_http_bar_hls_msg_t  *msg;
+
+    msg = malloc(sizeof(ngx_http_bar_hls_msg_t));
+    if (msg == NULL) {
+        bh_snapshot_free(snap);
+        return;
+    }
+
+    msg->pull = data;
+    msg->type = NGX_HTTP_BAR_HLS_MSG_SNAPSHOT;
+    msg->snapshot = *snap;
+
+    ngx_http_bar_hls_enqueue(msg);
+}
+
+
+/*
+ * A part that starts with a keyframe, while requests want snapshots: the
+ * snapshot thread, started now if it was not, may take a copy of it.
+ */
+
+static void
+ngx_http_bar_hls_snapshot_offer(ngx_http_bar_hls_pull_t *pull,
+    bh_chunk_t *chunk, unsigned wanted)
+{
+    if (pull->snapper == NULL) {
+        pull->snapper = bh_snapper_create(NGX_HTTP_BAR_HLS_SNAPSHOT_EVERY,
+                                          ngx_http_bar_hls_on_snapshot,
+                                          pull);
+        if (pull->snapper == NULL) {
+            return;
+        }
+    }
+
+    bh_snapper_offer(pull->snapper, wanted, pull->init.data, pull->init.size,
+                     chunk->data, chunk->size, chunk->wallclock);
+}
+
+
 static void
 ngx_http_bar_hls_wakeup_handler(ngx_event_t *ev)
 {
@@ -561,6 +617,7 @@ static void
 ngx_http_bar_hls_drain(void)
 {
     int64_t                     bytes;
+    unsigned                    wanted;
     ngx_uint_t                  level;
     ngx_http_bar_hls_msg_t     *msg, *next;
     ngx_http_bar_hls_pull_t    *pull;
@@ -589,7 +646,11 @@ ngx_http_bar_hls_drain(void)
                                             &msg->chunk,
                                             pull->init.data != NULL
                                             ? &pull->init : NULL,
-                                            ngx_cycle->log);
+                                            &wanted, ngx_cycle->log);
+
+            if (wanted) {
+                ngx_http_bar_hls_snapshot_offer(pull, &msg->chunk, wanted);
+            }
 
             if (msg->chunk.type == BH_CHUNK_INIT) {
 
@@ -607,6 +668,12 @@ ngx_http_bar_hls_drain(void)
 
         case NGX_HTTP_BAR_HLS_MSG_EVENT:
             ngx_http_bar_hls_event(pull, &msg->event);
+            break;
+
+        case NGX_HTTP_BAR_HLS_MSG_SNAPSHOT:
+            ngx_http_bar_hls_snapshot_store(w->bmcf, pull->cam, pull->epoch,
+                                            &msg->snapshot);
+            bh_snapshot_free(&msg->snapshot);
             break;
 
         case NGX_HTTP_BAR_HLS_MSG_LOG:

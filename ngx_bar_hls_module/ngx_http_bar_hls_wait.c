@@ -142,8 +142,9 @@ ngx_http_bar_hls_address(struct sockaddr_un *sun, socklen_t *len,
 
 
 /*
- * Holds a request the stream cannot answer yet.  Only blocking reloads
- * and the preload-hinted part wait; the rest get a 503.
+ * Holds a request the stream cannot answer yet.  Only blocking reloads,
+ * the preload-hinted part and the first snapshot of a camera that
+ * streams wait; the rest get a 503.
  */
 
 ngx_int_t
@@ -157,7 +158,13 @@ ngx_http_bar_hls_hold(ngx_http_request_t *r, ngx_http_bar_hls_camera_t *cam,
     ngx_http_bar_hls_loc_conf_t   *blcf;
     ngx_http_bar_hls_main_conf_t  *bmcf;
 
-    if (u->type != BH_URI_PART && !q->has_msn) {
+    if (u->type == BH_URI_SNAPSHOT) {
+        if (!ngx_http_bar_hls_snapshot_coming(cam)) {
+            return ngx_http_bar_hls_unavailable(r, "no picture from the "
+                                                "camera yet");
+        }
+
+    } else if (u->type != BH_URI_PART && !q->has_msn) {
         return ngx_http_bar_hls_unavailable(r, "the camera has no media yet");
     }
 
@@ -211,6 +218,7 @@ ngx_http_bar_hls_hold(ngx_http_request_t *r, ngx_http_bar_hls_camera_t *cam,
 
     ngx_queue_insert_tail(&cam->waiters, &w->queue);
     ngx_http_bar_hls_nwaiting++;
+    ngx_http_bar_hls_held(cam, 1);
 
     if (cam->registered != 1) {
         ngx_http_bar_hls_npolled++;
@@ -489,6 +497,7 @@ ngx_http_bar_hls_wait_unqueue(ngx_http_bar_hls_wait_t *w)
     ngx_queue_remove(&w->queue);
     w->queue.next = NULL;
     ngx_http_bar_hls_nwaiting--;
+    ngx_http_bar_hls_held(cam, -1);
 
     if (cam->registered != 1) {
         ngx_http_bar_hls_npolled--;

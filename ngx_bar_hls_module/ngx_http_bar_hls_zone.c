@@ -174,6 +174,7 @@ ngx_http_bar_hls_slot(ngx_http_bar_hls_main_conf_t *bmcf,
 
     slot->state = BH_STATE_CONNECTING;
     slot->since = ngx_time();
+    slot->offline_since = slot->since;
 
     (void) bh_store_add(&bmcf->sh->store, &slot->stream);
 

@@ -204,7 +204,8 @@ typedef enum {
     BH_URI_MULTIVARIANT,
     BH_URI_INIT,
     BH_URI_SEGMENT,
-    BH_URI_PART
+    BH_URI_PART,
+    BH_URI_SNAPSHOT
 } bh_uri_type_t;
 
 
@@ -217,6 +218,7 @@ typedef struct {
     uint64_t            part;           /* PART: the stream's part number */
     uint32_t            init_id;        /* INIT, unless current */
     unsigned            current:1;      /* init.mp4 */
+    unsigned            size:4;         /* SNAPSHOT: bh_snapshot_index() */
 } bh_uri_t;
 
 

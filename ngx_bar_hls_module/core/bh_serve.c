@@ -29,6 +29,13 @@ bh_stream_ready(const bh_stream_t *s, const bh_uri_t *u,
 {
     uint32_t  i;
 
+    if (u->type == BH_URI_SNAPSHOT) {
+
+        /* the caller knows whether one will come */
+
+        return bh_stream_still(s, u->size) != NULL ? BH_OK : BH_AGAIN;
+    }
+
     if (!s->configured) {
         return BH_AGAIN;
     }
@@ -177,11 +184,31 @@ bh_stream_view(const bh_stream_t *s, const bh_uri_t *u,
     uint32_t             i;
     const bh_part_t     *part;
     const bh_text_t     *text;
+    const bh_picture_t  *still;
     const bh_segment_t  *seg;
 
     memset(v, 0, sizeof(bh_view_t));
 
     switch (u->type) {
+
+    case BH_URI_SNAPSHOT:
+
+        still = bh_stream_still(s, u->size);
+        if (still == NULL) {
+            return BH_NOTFOUND;
+        }
+
+        /* named by its bytes: a picture that did not change is a 304 */
+
+        v->data = still->data;
+        v->size = still->size;
+        v->etag_kind = 'j';
+        v->etag[0] = still->crc;
+        v->etag[1] = (uint32_t) still->size;
+        v->modified = still->time;
+        v->max_age = BH_SNAPSHOT_MAX_AGE;
+
+        return BH_OK;
 
     case BH_URI_PLAYLIST:
     case BH_URI_MULTIVARIANT:

@@ -459,6 +459,7 @@ bh_publish_part(bh_store_t *st, const bh_alloc_t *a, bh_stream_t *s,
     s->bytes += chunk->size;
     s->parts_total++;
     s->bytes_total += chunk->size;
+    s->frames_total += chunk->frames;
 
     seg->nparts++;
     seg->size += (uint32_t) chunk->size;
@@ -709,6 +710,7 @@ bh_stream_clear(const bh_alloc_t *a, bh_stream_t *s)
     bh_text_free(a, &s->playlist);
     bh_text_free(a, &s->delta);
     bh_text_free(a, &s->multivariant);
+    bh_stills_free(a, s);
 
     /* the sequences go on after the media dropped here */
 

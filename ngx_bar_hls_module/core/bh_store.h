@@ -29,6 +29,13 @@
 #define BH_MAX_INITS            4       /* listed at once */
 #define BH_KEPT_SEGMENTS        3       /* servable after leaving the list */
 
+/* snapshots: 0, the full picture; i, BH_SNAPSHOT_WIDTHS[i - 1] wide */
+#define BH_SNAPSHOT_WIDTHS      { 160, 320, 640, 1280 }
+#define BH_SNAPSHOT_NWIDTHS     4
+#define BH_SNAPSHOT_SIZES       (1 + BH_SNAPSHOT_NWIDTHS)
+#define BH_SNAPSHOT_WANTED      (60 * BH_USEC)  /* made after a request */
+#define BH_SNAPSHOT_MAX_AGE     1               /* seconds, caches */
+
 
 typedef struct {
     void             *(*alloc)(void *ctx, size_t size);  /* NULL: no room */
@@ -75,6 +82,18 @@ typedef struct {
     size_t              cap;
     uint32_t            etag;           /* CRC-32 of data */
 } bh_text_t;
+
+
+/* a JPEG picture: made by core/bh_jpeg.c, stored with the stream */
+
+typedef struct {
+    uint8_t            *data;           /* NULL: none */
+    size_t              size;
+    uint32_t            width;
+    uint32_t            height;
+    uint32_t            crc;            /* CRC-32 of data, in the store */
+    int64_t             time;           /* usec, the keyframe's */
+} bh_picture_t;
 
 
 typedef struct {
@@ -128,6 +147,12 @@ typedef struct bh_stream_s {
     uint64_t            parts_total;    /* published, ever */
     uint64_t            segments_total;
     uint64_t            bytes_total;
+    uint64_t            frames_total;   /* video samples published */
+
+    /* the newest snapshot, in each size; who asked for which, until */
+    bh_picture_t        stills[BH_SNAPSHOT_SIZES];
+    int64_t             wanted[BH_SNAPSHOT_SIZES];
+    uint64_t            snapshots_total;
 } bh_stream_t;
 
 
@@ -200,6 +225,18 @@ bh_status_t bh_stream_view(const bh_stream_t *s, const bh_uri_t *u,
 
 /* part n's bytes, or NULL */
 const bh_part_t *bh_stream_part(const bh_stream_t *s, uint64_t n);
+
+/*
+ * Snapshots.  bh_stream_want(): a request for size i, at now: it is made
+ * for BH_SNAPSHOT_WANTED after.  bh_stream_wanted(): the mask of the
+ * sizes wanted at now.  bh_stream_snapshot() copies a keyframe's
+ * pictures in (those not made are left as they were); BH_NOMEM: some
+ * did not fit, even in the room of the ones they replace.
+ */
+void bh_stream_want(bh_stream_t *s, unsigned i, int64_t now);
+unsigned bh_stream_wanted(const bh_stream_t *s, int64_t now);
+bh_status_t bh_stream_snapshot(const bh_alloc_t *a, bh_stream_t *s,
+    const bh_picture_t *pictures, int64_t now);
 
 /* the stream's published size: segments listed, a playlist's first msn */
 uint64_t bh_stream_listed(const bh_stream_t *s, uint64_t *first);

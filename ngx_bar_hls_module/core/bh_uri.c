@@ -8,6 +8,7 @@
  *     <cam>/init.mp4 | <cam>/init-<hex>.mp4
  *     <cam>/seg-<msn>.m4s | <cam>/seg-<msn>.ts
  *     <cam>/part-<n>.m4s | <cam>/part-<n>.ts
+ *     <cam>/snapshot.jpg
  */
 
 
@@ -48,6 +49,11 @@ bh_uri_parse(const char *path, size_t len, bh_uri_t *u)
 
     if (len == 11 && memcmp(p, "master.m3u8", 11) == 0) {
         u->type = BH_URI_MULTIVARIANT;
+        return BH_OK;
+    }
+
+    if (len == 12 && memcmp(p, "snapshot.jpg", 12) == 0) {
+        u->type = BH_URI_SNAPSHOT;
         return BH_OK;
     }
 
