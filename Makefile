@@ -7,6 +7,7 @@
 #   make unit       unit tests of the nginx-free media core only
 #   make fuzz       fuzzes the request parsers (libFuzzer) FUZZ_SECONDS long
 #   make fuzz-segmenter   fuzzes the segmenter with garbage packets
+#   make fuzz-hevc  fuzzes the H.265 parser
 
 NGINX_SRC ?= /usr/share/nginx/src
 BUILD     := build
@@ -25,12 +26,18 @@ AV_LIBS    = $(shell pkg-config --libs $(AV_PKGS))
 
 CORE_SRCS := $(wildcard ngx_bar_hls_module/core/*.c)
 URI_SRCS  := ngx_bar_hls_module/core/bh_uri.c ngx_bar_hls_module/core/bh_util.c
+HEVC_SRCS := ngx_bar_hls_module/core/bh_hevc.c ngx_bar_hls_module/core/bh_nal.c
+HEVC_DEPS := $(HEVC_SRCS) ngx_bar_hls_module/core/bh_hevc.h \
+             ngx_bar_hls_module/core/bh_nal.h ngx_bar_hls_module/core/bh_media.h
+# the H.265 streams of the unit tests (tests/unit/test_hevc.c says which)
+HEVC_FIXTURES := $(addprefix $(BUILD)/hevc/hevc-,main.hevc main10.hevc \
+                   rext.hevc sub.hevc main.mp4)
 SANITIZE  := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 60
 WARN      := -Wall -Wextra -Wpointer-arith -Wno-unused-parameter -Werror
 
 .PHONY: all module demo demo-run test check unit unit-run fuzz \
-        fuzz-segmenter clean setup FORCE
+        fuzz-segmenter fuzz-hevc clean setup FORCE
 
 all: module
 
@@ -71,6 +78,15 @@ $(BUILD)/test_core: tests/unit/test_core.c $(CORE_SRCS) \
 	    -Ingx_bar_hls_module/core $(AV_CFLAGS) \
 	    -o $@ tests/unit/test_core.c $(CORE_SRCS) $(AV_LIBS) -lpthread
 
+TEST_HEVC := tests/unit/test_hevc.c tests/unit/test_hevc_bad.c
+
+$(BUILD)/test_hevc: $(TEST_HEVC) tests/unit/test_hevc.h tests/unit/tap.h \
+                    $(HEVC_DEPS)
+	mkdir -p $(BUILD)
+	$(CC) -g -O1 -std=gnu99 $(WARN) $(SANITIZE) -fno-omit-frame-pointer \
+	    -Ingx_bar_hls_module/core $(AV_CFLAGS) \
+	    -o $@ $(TEST_HEVC) $(HEVC_SRCS) $(AV_LIBS)
+
 $(BUILD)/replay_uri: fuzz/replay.c fuzz/fuzz_uri.c $(URI_SRCS) \
                     ngx_bar_hls_module/core/bh_media.h
 	mkdir -p $(BUILD)
@@ -83,6 +99,11 @@ $(BUILD)/replay_segmenter: fuzz/replay.c fuzz/fuzz_segmenter.c $(CORE_SRCS) \
 	$(CC) -g -O1 -std=gnu99 $(WARN) $(SANITIZE) -Ingx_bar_hls_module/core \
 	    $(AV_CFLAGS) -o $@ fuzz/replay.c fuzz/fuzz_segmenter.c \
 	    $(CORE_SRCS) $(AV_LIBS) -lpthread
+
+$(BUILD)/replay_hevc: fuzz/replay.c fuzz/fuzz_hevc.c $(HEVC_DEPS)
+	mkdir -p $(BUILD)
+	$(CC) -g -O1 -std=gnu99 $(WARN) $(SANITIZE) -Ingx_bar_hls_module/core \
+	    -o $@ fuzz/replay.c fuzz/fuzz_hevc.c $(HEVC_SRCS)
 
 $(BUILD)/fuzz_uri: fuzz/fuzz_uri.c $(URI_SRCS) \
                    ngx_bar_hls_module/core/bh_media.h
@@ -108,12 +129,47 @@ fuzz-segmenter: $(BUILD)/fuzz_segmenter
 	    -max_len=4096 -timeout=10 -print_final_stats=1 \
 	    $(BUILD)/fuzz-segmenter-corpus fuzz/segmenter-corpus
 
+$(BUILD)/fuzz_hevc: fuzz/fuzz_hevc.c $(HEVC_DEPS)
+	mkdir -p $(BUILD)
+	clang -g -O1 $(WARN) -fsanitize=fuzzer,address,undefined \
+	    -Ingx_bar_hls_module/core -o $@ fuzz/fuzz_hevc.c $(HEVC_SRCS)
+
+fuzz-hevc: $(BUILD)/fuzz_hevc
+	mkdir -p $(BUILD)/fuzz-hevc-corpus
+	$(BUILD)/fuzz_hevc -max_total_time=$(FUZZ_SECONDS) -max_len=2048 \
+	    -print_final_stats=1 $(BUILD)/fuzz-hevc-corpus fuzz/hevc-corpus
+
 $(BUILD)/fixture.mkv:
 	mkdir -p $(BUILD)
 	ffmpeg -nostdin -loglevel error -y \
 	    -f lavfi -i testsrc2=size=320x240:rate=25 \
 	    -f lavfi -i sine=frequency=440:sample_rate=44100 -t 12 \
 	    -c:v libx264 -g 25 -bf 0 -pix_fmt yuv420p -c:a aac $@
+
+X265 = ffmpeg -nostdin -loglevel error -y -f lavfi -i testsrc2=size=$(1) \
+           -c:v libx265 -x265-params log-level=error:$(2)
+
+$(BUILD)/hevc/hevc-main.hevc:
+	mkdir -p $(BUILD)/hevc
+	$(call X265,320x240:rate=25,keyint=25:level-idc=2:slices=4) \
+	    -t 2 -pix_fmt yuv420p $@
+
+$(BUILD)/hevc/hevc-main10.hevc:
+	mkdir -p $(BUILD)/hevc
+	$(call X265,1920x1080:rate=25,level-idc=4) -t 0.2 \
+	    -pix_fmt yuv420p10le $@
+
+$(BUILD)/hevc/hevc-rext.hevc:
+	mkdir -p $(BUILD)/hevc
+	$(call X265,352x288:rate=25,level-idc=5.1) -t 0.2 -pix_fmt yuv444p $@
+
+$(BUILD)/hevc/hevc-sub.hevc:
+	mkdir -p $(BUILD)/hevc
+	$(call X265,320x240:rate=25,temporal-layers=1:bframes=4:level-idc=2.1) \
+	    -t 0.4 -pix_fmt yuv420p $@
+
+$(BUILD)/hevc/hevc-main.mp4: $(BUILD)/hevc/hevc-main.hevc
+	ffmpeg -nostdin -loglevel error -y -i $< -c copy -tag:v hvc1 $@
 
 setup:
 	scripts/setup
@@ -124,14 +180,17 @@ setup:
 unit: setup
 	$(MAKE) unit-run
 
-unit-run: $(BUILD)/test_core $(BUILD)/fixture.mkv
+unit-run: $(BUILD)/test_core $(BUILD)/fixture.mkv $(BUILD)/test_hevc \
+          $(HEVC_FIXTURES)
 	prove -v --exec '' $(BUILD)/test_core :: $(BUILD)/fixture.mkv
+	prove -v --exec '' $(BUILD)/test_hevc :: $(BUILD)/hevc
 
 test: setup
 	$(MAKE) check
 
 check: module $(BUILD)/test_core $(BUILD)/fixture.mkv \
-       $(BUILD)/replay_uri $(BUILD)/replay_segmenter
+       $(BUILD)/test_hevc $(HEVC_FIXTURES) \
+       $(BUILD)/replay_uri $(BUILD)/replay_segmenter $(BUILD)/replay_hevc
 	scripts/run-tests
 
 demo: setup
