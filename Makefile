@@ -20,7 +20,7 @@ MODULE_SRCS := $(wildcard ngx_bar_hls_module/*.c ngx_bar_hls_module/*.h \
 
 # recursive (=), not simple (:=): evaluated when a recipe runs, after
 # "setup" installed pkg-config and libav on a fresh machine
-AV_PKGS    = libavformat libavcodec libavutil
+AV_PKGS    = libavformat libavcodec libavutil libswresample
 AV_CFLAGS  = $(shell pkg-config --cflags $(AV_PKGS))
 AV_LIBS    = $(shell pkg-config --libs $(AV_PKGS))
 
@@ -86,6 +86,17 @@ $(BUILD)/test_hevc: $(TEST_HEVC) tests/unit/test_hevc.h tests/unit/tap.h \
 	$(CC) -g -O1 -std=gnu99 $(WARN) $(SANITIZE) -fno-omit-frame-pointer \
 	    -Ingx_bar_hls_module/core $(AV_CFLAGS) \
 	    -o $@ $(TEST_HEVC) $(HEVC_SRCS) $(AV_LIBS)
+
+AUDIO_SRCS := ngx_bar_hls_module/core/bh_audio.c ngx_bar_hls_module/core/bh_aac.c
+
+$(BUILD)/test_audio: tests/unit/test_audio.c tests/unit/tap.h $(AUDIO_SRCS) \
+                     ngx_bar_hls_module/core/bh_audio.h \
+                     ngx_bar_hls_module/core/bh_audio_int.h \
+                     ngx_bar_hls_module/core/bh_media.h
+	mkdir -p $(BUILD)
+	$(CC) -g -O1 -std=gnu99 $(WARN) $(SANITIZE) -fno-omit-frame-pointer \
+	    -Ingx_bar_hls_module/core $(AV_CFLAGS) \
+	    -o $@ tests/unit/test_audio.c $(AUDIO_SRCS) $(AV_LIBS) -lm
 
 $(BUILD)/replay_uri: fuzz/replay.c fuzz/fuzz_uri.c $(URI_SRCS) \
                     ngx_bar_hls_module/core/bh_media.h
@@ -181,15 +192,16 @@ unit: setup
 	$(MAKE) unit-run
 
 unit-run: $(BUILD)/test_core $(BUILD)/fixture.mkv $(BUILD)/test_hevc \
-          $(HEVC_FIXTURES)
+          $(HEVC_FIXTURES) $(BUILD)/test_audio
 	prove -v --exec '' $(BUILD)/test_core :: $(BUILD)/fixture.mkv
 	prove -v --exec '' $(BUILD)/test_hevc :: $(BUILD)/hevc
+	prove -v --exec '' $(BUILD)/test_audio
 
 test: setup
 	$(MAKE) check
 
 check: module $(BUILD)/test_core $(BUILD)/fixture.mkv \
-       $(BUILD)/test_hevc $(HEVC_FIXTURES) \
+       $(BUILD)/test_hevc $(HEVC_FIXTURES) $(BUILD)/test_audio \
        $(BUILD)/replay_uri $(BUILD)/replay_segmenter $(BUILD)/replay_hevc
 	scripts/run-tests
 
