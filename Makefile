@@ -5,9 +5,11 @@
 #   make demo       fake camera + nginx with conf/demo.conf (the main job)
 #   make test       installs what it needs, runs unit and end-to-end tests
 #   make unit       unit tests of the nginx-free media core only
-#   make fuzz       fuzzes the request parsers (libFuzzer) FUZZ_SECONDS long
-#   make fuzz-segmenter   fuzzes the segmenter with garbage packets
-#   make fuzz-hevc  fuzzes the H.265 parser
+#   make fuzz-uri   fuzzes the request parsers (libFuzzer) FUZZ_SECONDS long
+#   make fuzz-segmenter   the segmenter with garbage packets
+#   make fuzz-avc   the H.264 parsers with garbage bytes
+#   make fuzz-hevc  the H.265 parsers with garbage bytes
+#   make deb        the Debian package libnginx-mod-http-bar-hls in build/deb/
 
 NGINX_SRC ?= /usr/share/nginx/src
 BUILD     := build
@@ -25,19 +27,12 @@ AV_CFLAGS  = $(shell pkg-config --cflags $(AV_PKGS))
 AV_LIBS    = $(shell pkg-config --libs $(AV_PKGS))
 
 CORE_SRCS := $(wildcard ngx_bar_hls_module/core/*.c)
-URI_SRCS  := ngx_bar_hls_module/core/bh_uri.c ngx_bar_hls_module/core/bh_util.c
-HEVC_SRCS := ngx_bar_hls_module/core/bh_hevc.c ngx_bar_hls_module/core/bh_nal.c
-HEVC_DEPS := $(HEVC_SRCS) ngx_bar_hls_module/core/bh_hevc.h \
-             ngx_bar_hls_module/core/bh_nal.h ngx_bar_hls_module/core/bh_media.h
-# the H.265 streams of the unit tests (tests/unit/test_hevc.c says which)
-HEVC_FIXTURES := $(addprefix $(BUILD)/hevc/hevc-,main.hevc main10.hevc \
-                   rext.hevc sub.hevc main.mp4)
 SANITIZE  := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 60
 WARN      := -Wall -Wextra -Wpointer-arith -Wno-unused-parameter -Werror
 
-.PHONY: all module demo demo-run test check unit unit-run fuzz \
-        fuzz-segmenter fuzz-hevc clean setup FORCE
+.PHONY: all module demo demo-run test check unit unit-run fuzz replay \
+        clean setup deb deb-build FORCE
 
 all: module
 
@@ -71,85 +66,58 @@ $(BUILD)/ngx_bar_hls_module.so: $(NGX_BUILD)/objs/Makefile $(MODULE_SRCS) \
 	cp $(NGX_BUILD)/objs/ngx_http_bar_hls_module.so $@.tmp
 	mv -f $@.tmp $@
 
-$(BUILD)/test_core: tests/unit/test_core.c $(CORE_SRCS) \
-                    ngx_bar_hls_module/core/bh_media.h
-	mkdir -p $(BUILD)
+CORE_HDRS := $(wildcard ngx_bar_hls_module/core/*.h)
+
+# one TAP program per tests/unit/test_*.c, each linked with the whole core
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
+FIXTURES  := $(BUILD)/fixture.mkv $(BUILD)/fixture-sliced.mkv \
+             $(addprefix $(BUILD)/hevc/hevc-,main.hevc main10.hevc rext.hevc \
+                                            sub.hevc main.mp4)
+
+$(BUILD)/unit/%: tests/unit/%.c tests/unit/*.h $(CORE_SRCS) $(CORE_HDRS)
+	mkdir -p $(BUILD)/unit
 	$(CC) -g -O1 -std=gnu99 $(WARN) $(SANITIZE) -fno-omit-frame-pointer \
 	    -Ingx_bar_hls_module/core $(AV_CFLAGS) \
-	    -o $@ tests/unit/test_core.c $(CORE_SRCS) $(AV_LIBS) -lpthread
+	    -o $@ $< $(CORE_SRCS) $(AV_LIBS) -lpthread -lm
 
-TEST_HEVC := tests/unit/test_hevc.c tests/unit/test_hevc_bad.c
+# libFuzzer targets fuzz/fuzz_<name>.c, their corpora fuzz/<name>-corpus/:
+# make fuzz-<name> fuzzes for FUZZ_SECONDS (needs clang), replay_<name>
+# replays the corpus under ASan and UBSan without libFuzzer (make test)
+FUZZ_NAMES   := uri segmenter avc hevc
+REPLAY_BINS  := $(FUZZ_NAMES:%=$(BUILD)/replay_%)
+FUZZ_MAX_LEN_uri       := 256
+FUZZ_MAX_LEN_segmenter := 65536
+FUZZ_MAX_LEN_avc       := 8192
+FUZZ_MAX_LEN_hevc      := 2048
 
-$(BUILD)/test_hevc: $(TEST_HEVC) tests/unit/test_hevc.h tests/unit/tap.h \
-                    $(HEVC_DEPS)
-	mkdir -p $(BUILD)
-	$(CC) -g -O1 -std=gnu99 $(WARN) $(SANITIZE) -fno-omit-frame-pointer \
-	    -Ingx_bar_hls_module/core $(AV_CFLAGS) \
-	    -o $@ $(TEST_HEVC) $(HEVC_SRCS) $(AV_LIBS)
-
-AUDIO_SRCS := ngx_bar_hls_module/core/bh_audio.c ngx_bar_hls_module/core/bh_aac.c
-
-$(BUILD)/test_audio: tests/unit/test_audio.c tests/unit/tap.h $(AUDIO_SRCS) \
-                     ngx_bar_hls_module/core/bh_audio.h \
-                     ngx_bar_hls_module/core/bh_audio_int.h \
-                     ngx_bar_hls_module/core/bh_media.h
-	mkdir -p $(BUILD)
-	$(CC) -g -O1 -std=gnu99 $(WARN) $(SANITIZE) -fno-omit-frame-pointer \
-	    -Ingx_bar_hls_module/core $(AV_CFLAGS) \
-	    -o $@ tests/unit/test_audio.c $(AUDIO_SRCS) $(AV_LIBS) -lm
-
-$(BUILD)/replay_uri: fuzz/replay.c fuzz/fuzz_uri.c $(URI_SRCS) \
-                    ngx_bar_hls_module/core/bh_media.h
+$(BUILD)/replay_%: fuzz/replay.c fuzz/fuzz_%.c $(CORE_SRCS) $(CORE_HDRS)
 	mkdir -p $(BUILD)
 	$(CC) -g -O1 -std=gnu99 $(WARN) $(SANITIZE) -Ingx_bar_hls_module/core \
-	    -o $@ fuzz/replay.c fuzz/fuzz_uri.c $(URI_SRCS)
-
-$(BUILD)/replay_segmenter: fuzz/replay.c fuzz/fuzz_segmenter.c $(CORE_SRCS) \
-                          ngx_bar_hls_module/core/bh_media.h
-	mkdir -p $(BUILD)
-	$(CC) -g -O1 -std=gnu99 $(WARN) $(SANITIZE) -Ingx_bar_hls_module/core \
-	    $(AV_CFLAGS) -o $@ fuzz/replay.c fuzz/fuzz_segmenter.c \
+	    $(AV_CFLAGS) -o $@ fuzz/replay.c fuzz/fuzz_$*.c \
 	    $(CORE_SRCS) $(AV_LIBS) -lpthread
 
-$(BUILD)/replay_hevc: fuzz/replay.c fuzz/fuzz_hevc.c $(HEVC_DEPS)
-	mkdir -p $(BUILD)
-	$(CC) -g -O1 -std=gnu99 $(WARN) $(SANITIZE) -Ingx_bar_hls_module/core \
-	    -o $@ fuzz/replay.c fuzz/fuzz_hevc.c $(HEVC_SRCS)
-
-$(BUILD)/fuzz_uri: fuzz/fuzz_uri.c $(URI_SRCS) \
-                   ngx_bar_hls_module/core/bh_media.h
-	mkdir -p $(BUILD)
-	clang -g -O1 $(WARN) -fsanitize=fuzzer,address,undefined \
-	    -Ingx_bar_hls_module/core -o $@ fuzz/fuzz_uri.c $(URI_SRCS)
-
-fuzz: $(BUILD)/fuzz_uri
-	mkdir -p $(BUILD)/fuzz-corpus
-	$(BUILD)/fuzz_uri -max_total_time=$(FUZZ_SECONDS) -max_len=256 \
-	    -print_final_stats=1 $(BUILD)/fuzz-corpus fuzz/corpus
-
-$(BUILD)/fuzz_segmenter: fuzz/fuzz_segmenter.c $(CORE_SRCS) \
-                         ngx_bar_hls_module/core/bh_media.h
+$(BUILD)/fuzz_%: fuzz/fuzz_%.c $(CORE_SRCS) $(CORE_HDRS)
 	mkdir -p $(BUILD)
 	clang -g -O1 $(WARN) -fsanitize=fuzzer,address,undefined \
 	    -Ingx_bar_hls_module/core $(AV_CFLAGS) -o $@ \
-	    fuzz/fuzz_segmenter.c $(CORE_SRCS) $(AV_LIBS) -lpthread
+	    fuzz/fuzz_$*.c $(CORE_SRCS) $(AV_LIBS) -lpthread
 
-fuzz-segmenter: $(BUILD)/fuzz_segmenter
-	mkdir -p $(BUILD)/fuzz-segmenter-corpus
-	$(BUILD)/fuzz_segmenter -max_total_time=$(FUZZ_SECONDS) \
-	    -max_len=4096 -timeout=10 -print_final_stats=1 \
-	    $(BUILD)/fuzz-segmenter-corpus fuzz/segmenter-corpus
+fuzz-%: $(BUILD)/fuzz_%
+	mkdir -p $(BUILD)/fuzz-$*-corpus
+	$(BUILD)/fuzz_$* -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=$(FUZZ_MAX_LEN_$*) -timeout=10 -print_final_stats=1 \
+	    $(BUILD)/fuzz-$*-corpus fuzz/$*-corpus
 
-$(BUILD)/fuzz_hevc: fuzz/fuzz_hevc.c $(HEVC_DEPS)
-	mkdir -p $(BUILD)
-	clang -g -O1 $(WARN) -fsanitize=fuzzer,address,undefined \
-	    -Ingx_bar_hls_module/core -o $@ fuzz/fuzz_hevc.c $(HEVC_SRCS)
+fuzz: fuzz-uri
 
-fuzz-hevc: $(BUILD)/fuzz_hevc
-	mkdir -p $(BUILD)/fuzz-hevc-corpus
-	$(BUILD)/fuzz_hevc -max_total_time=$(FUZZ_SECONDS) -max_len=2048 \
-	    -print_final_stats=1 $(BUILD)/fuzz-hevc-corpus fuzz/hevc-corpus
+replay: $(REPLAY_BINS)
+	for n in $(FUZZ_NAMES); do \
+	    $(BUILD)/replay_$$n fuzz/$$n-corpus/* || exit 1; \
+	done
 
+# H.264 (1 s GOP, 25 fps, no B-frames) and AAC; then the same with every
+# picture in 4 slices, as x264's sliced threads make them
 $(BUILD)/fixture.mkv:
 	mkdir -p $(BUILD)
 	ffmpeg -nostdin -loglevel error -y \
@@ -157,6 +125,15 @@ $(BUILD)/fixture.mkv:
 	    -f lavfi -i sine=frequency=440:sample_rate=44100 -t 12 \
 	    -c:v libx264 -g 25 -bf 0 -pix_fmt yuv420p -c:a aac $@
 
+$(BUILD)/fixture-sliced.mkv:
+	mkdir -p $(BUILD)
+	ffmpeg -nostdin -loglevel error -y \
+	    -f lavfi -i testsrc2=size=640x360:rate=25 \
+	    -f lavfi -i sine=frequency=440:sample_rate=44100 -t 12 \
+	    -c:v libx264 -g 25 -bf 0 -x264-params slices=4 -pix_fmt yuv420p \
+	    -c:a aac $@
+
+# H.265 from x265, for tests/unit/test_hevc*.c (which says what each is)
 X265 = ffmpeg -nostdin -loglevel error -y -f lavfi -i testsrc2=size=$(1) \
            -c:v libx265 -x265-params log-level=error:$(2)
 
@@ -191,18 +168,13 @@ setup:
 unit: setup
 	$(MAKE) unit-run
 
-unit-run: $(BUILD)/test_core $(BUILD)/fixture.mkv $(BUILD)/test_hevc \
-          $(HEVC_FIXTURES) $(BUILD)/test_audio
-	prove -v --exec '' $(BUILD)/test_core :: $(BUILD)/fixture.mkv
-	prove -v --exec '' $(BUILD)/test_hevc :: $(BUILD)/hevc
-	prove -v --exec '' $(BUILD)/test_audio
+unit-run: $(UNIT_BINS) $(FIXTURES)
+	prove -v --exec '' $(UNIT_BINS) :: $(BUILD)
 
 test: setup
 	$(MAKE) check
 
-check: module $(BUILD)/test_core $(BUILD)/fixture.mkv \
-       $(BUILD)/test_hevc $(HEVC_FIXTURES) $(BUILD)/test_audio \
-       $(BUILD)/replay_uri $(BUILD)/replay_segmenter $(BUILD)/replay_hevc
+check: module $(UNIT_BINS) $(FIXTURES) $(REPLAY_BINS)
 	scripts/run-tests
 
 demo: setup
@@ -210,6 +182,41 @@ demo: setup
 
 demo-run: module
 	scripts/demo
+
+# The Debian package, built the way Debian's own libnginx-mod-* packages
+# are (debian/rules: dh with dh-sequence-nginx from nginx-dev, which
+# configures /usr/share/nginx/src in place with --builddir: no copy of
+# nginx's tree), from a copy of exactly the files below in build/deb/,
+# where dpkg-buildpackage writes its results (it writes them next to the
+# source tree).  lintian fails `make deb` on any error or warning.
+# The version is debian/changelog's (read with sed: dpkg-dev may not be
+# installed yet when make reads this).
+
+DEB_PKG     := libnginx-mod-http-bar-hls
+DEB_DIR     := $(BUILD)/deb
+DEB_INPUTS  := $(MODULE_SRCS) README.md conf/bar-hls.conf \
+               $(shell find debian -type f)
+DEB_VERSION := $(shell sed -n '1s/^[^ ]* (\(.*\)).*/\1/p' debian/changelog)
+DEB_ARCH    := $(shell dpkg --print-architecture 2>/dev/null)
+DEB_SRC     := $(DEB_DIR)/$(DEB_PKG)-$(DEB_VERSION)
+DEB_BASE    := $(DEB_DIR)/$(DEB_PKG)_$(DEB_VERSION)_$(DEB_ARCH)
+DEB         := $(DEB_BASE).deb
+
+deb:
+	scripts/setup deb
+	$(MAKE) deb-build
+
+deb-build: $(DEB)
+	lintian --info --fail-on error,warning $(DEB_BASE).changes
+	@echo "deb: $(DEB)"
+
+$(DEB): $(DEB_INPUTS)
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_SRC)
+	cp --parents $^ $(DEB_SRC)/
+	cd $(DEB_SRC) && dpkg-buildpackage -us -uc >../build.log 2>&1 \
+	    || { tail -n 40 ../build.log; echo "deb: see $(DEB_DIR)/build.log"; \
+	         exit 1; }
 
 clean:
 	rm -rf $(BUILD) t/servroot*

@@ -63,8 +63,9 @@ bh_fuzz_chunk(void *data, bh_chunk_t *chunk)
 
         /* parts follow each other on the timeline, none is empty */
 
-        if ((out->next_start != INT64_MIN && chunk->start != out->next_start)
-            || chunk->duration < 0 || chunk->size < 8)
+        if ((out->next_start != INT64_MIN && chunk->start != out->next_start
+             && !chunk->discontinuity)
+            || chunk->duration <= 0 || chunk->size < 8)
         {
             fprintf(stderr, "broken part: start %" PRId64 " (expected %"
                     PRId64 "), duration %" PRId64 ", size %zu\n",
@@ -112,6 +113,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int64_t              dts[2], wall;
     uint8_t              kind;
     AVPacket            *pkt;
+    bh_status_t          st;
     bh_fuzz_out_t        out;
     bh_segmenter_t      *sg;
     AVCodecParameters   *v, *a;
@@ -128,6 +130,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
 
+    memset(&conf, 0, sizeof(bh_segmenter_conf_t));
     conf.format = (data[0] & 1) ? BH_FORMAT_MPEGTS : BH_FORMAT_FMP4;
     conf.segment = 2000000;
     conf.part = 200000;
@@ -183,9 +186,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         wall += 40000;
 
-        /* an error ends the session, as it does on a real camera */
+        /*
+         * An error ends the session, as it does on a real camera; past a
+         * bound the segmenter goes on by itself.
+         */
 
-        if (bh_segmenter_write(sg, pkt, wall, err, sizeof(err)) != BH_OK) {
+        st = bh_segmenter_write(sg, pkt, wall, err, sizeof(err));
+
+        if (st != BH_OK && st != BH_LIMIT) {
             av_packet_unref(pkt);
             break;
         }

@@ -17,9 +17,13 @@
 
 #define NGX_HTTP_BAR_HLS_MAX_CAMERAS    256
 #define NGX_HTTP_BAR_HLS_MAX_WINDOW     64
-#define NGX_HTTP_BAR_HLS_MAX_PARTS      512     /* per segment */
+#define NGX_HTTP_BAR_HLS_MAX_PARTS      BH_MAX_SEGMENT_PARTS
 #define NGX_HTTP_BAR_HLS_MAX_INITS      4       /* listed at once */
 #define NGX_HTTP_BAR_HLS_ERR_LEN        256
+
+/* max_bitrate: the default, at least 4 x bitrate, and the most allowed */
+#define NGX_HTTP_BAR_HLS_MAX_BITRATE        (20 * 1024 * 1024)
+#define NGX_HTTP_BAR_HLS_MAX_BITRATE_LIMIT  ((size_t) 1024 * 1024 * 1024)
 
 
 typedef struct ngx_http_bar_hls_pull_s  ngx_http_bar_hls_pull_t;
@@ -135,6 +139,7 @@ typedef struct {
     ngx_flag_t                  tcp;
     bh_format_t                 format;
     size_t                      bitrate;        /* bits/s, for sizing */
+    size_t                      max_bitrate;    /* bits/s, a bound */
 
     ngx_http_bar_hls_slot_t    *slot;
     ngx_http_bar_hls_pull_t    *pull;           /* owner worker only */

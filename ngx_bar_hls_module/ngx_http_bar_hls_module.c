@@ -5,7 +5,8 @@
  *     bar_hls_zone SIZE;
  *     bar_hls_camera NAME URL|env:VAR|file:PATH [segment=2s]
  *                    [part=200ms|off] [window=6] [transport=tcp|udp]
- *                    [timeout=10s] [variant=fmp4|mpegts] [bitrate=2m];
+ *                    [timeout=10s] [variant=fmp4|mpegts] [bitrate=2m]
+ *                    [max_bitrate=20m];
  *
  *     location /live/ {
  *         bar_hls;
@@ -440,6 +441,7 @@ ngx_http_bar_hls_camera(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cam->tcp = 1;
     cam->format = BH_FORMAT_FMP4;
     cam->bitrate = 2000000;
+    cam->max_bitrate = NGX_CONF_UNSET_SIZE;
 
     if (ngx_http_bar_hls_resolve_url(cf, &value[2], &cam->url) != NGX_OK) {
         return NGX_CONF_ERROR;
@@ -473,6 +475,18 @@ ngx_http_bar_hls_camera(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         if (rv != NGX_CONF_OK) {
             return rv;
         }
+    }
+
+    if (cam->max_bitrate == NGX_CONF_UNSET_SIZE) {
+        cam->max_bitrate = ngx_max(NGX_HTTP_BAR_HLS_MAX_BITRATE,
+                                   4 * cam->bitrate);
+    }
+
+    if (cam->max_bitrate < cam->bitrate) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "bar_hls: camera \"%V\": max_bitrate must be at "
+                           "least bitrate", &cam->name);
+        return NGX_CONF_ERROR;
     }
 
     if (cam->part && cam->part * 2 > cam->segment) {
@@ -581,6 +595,22 @@ ngx_http_bar_hls_camera_param(ngx_conf_t *cf, ngx_http_bar_hls_camera_t *cam,
         }
 
         cam->bitrate = size;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "max_bitrate=", 12) == 0) {
+        v.data = value->data + 12;
+        v.len = value->len - 12;
+
+        size = ngx_parse_size(&v);
+
+        if (size == NGX_ERROR || size < 10000
+            || (size_t) size > NGX_HTTP_BAR_HLS_MAX_BITRATE_LIMIT)
+        {
+            goto invalid;
+        }
+
+        cam->max_bitrate = size;
         return NGX_CONF_OK;
     }
 

@@ -53,6 +53,7 @@ struct ngx_http_bar_hls_pull_s {
     bh_state_t                      state;      /* as last logged */
     bh_status_t                     status;
     int64_t                         bytes_in;   /* counted in the zone */
+    time_t                          limited;    /* last logged so */
 
     unsigned                        running:1;
     unsigned                        stopping:1;
@@ -84,6 +85,7 @@ static void ngx_http_bar_hls_reap(ngx_http_bar_hls_pull_t *pull,
     ngx_uint_t wait);
 static void *ngx_http_bar_hls_thread(void *data);
 static void ngx_http_bar_hls_enqueue(ngx_http_bar_hls_msg_t *msg);
+static void ngx_http_bar_hls_notify(void);
 static void ngx_http_bar_hls_on_chunk(void *data, bh_chunk_t *chunk);
 static void ngx_http_bar_hls_on_event(void *data, bh_event_t *ev);
 static void ngx_http_bar_hls_on_log(void *data, int level, const char *msg);
@@ -333,6 +335,7 @@ ngx_http_bar_hls_start(ngx_http_bar_hls_pull_t *pull, ngx_log_t *log)
     conf.segmenter.format = cam->format;
     conf.segmenter.segment = (int64_t) cam->segment * 1000;
     conf.segmenter.part = (int64_t) (cam->part ? cam->part : 500) * 1000;
+    conf.segmenter.max_bitrate = cam->max_bitrate;
     conf.on_chunk = ngx_http_bar_hls_on_chunk;
     conf.on_event = ngx_http_bar_hls_on_event;
     conf.on_log = ngx_http_bar_hls_on_log;
@@ -409,14 +412,11 @@ ngx_http_bar_hls_thread(void *data)
 {
     ngx_http_bar_hls_pull_t  *pull = data;
 
-    char  c;
-
     bh_pull_run(pull->core);
 
     __atomic_store_n(&pull->done, 1, __ATOMIC_RELEASE);
 
-    c = 0;
-    (void) write(ngx_http_bar_hls_worker.pipe[1], &c, 1);
+    ngx_http_bar_hls_notify();
 
     return NULL;
 }
@@ -427,7 +427,6 @@ ngx_http_bar_hls_thread(void *data)
 static void
 ngx_http_bar_hls_enqueue(ngx_http_bar_hls_msg_t *msg)
 {
-    char                        c;
     ngx_http_bar_hls_worker_t  *w;
 
     w = &ngx_http_bar_hls_worker;
@@ -438,8 +437,25 @@ ngx_http_bar_hls_enqueue(ngx_http_bar_hls_msg_t *msg)
     w->tail = &msg->next;
     pthread_mutex_unlock(&w->mutex);
 
+    ngx_http_bar_hls_notify();
+}
+
+
+/*
+ * Runs in the pull thread: a byte on the pipe wakes the event loop.  A
+ * full pipe already holds a wake-up, so a failed write loses nothing.
+ */
+
+static void
+ngx_http_bar_hls_notify(void)
+{
+    char     c;
+    ssize_t  n;
+
     c = 0;
-    (void) write(w->pipe[1], &c, 1);
+    n = write(ngx_http_bar_hls_worker.pipe[1], &c, 1);
+
+    (void) n;
 }
 
 
@@ -602,6 +618,8 @@ ngx_http_bar_hls_drain(void)
 static void
 ngx_http_bar_hls_event(ngx_http_bar_hls_pull_t *pull, bh_event_t *ev)
 {
+    ngx_uint_t                  level;
+    bh_state_t                  prev;
     ngx_http_bar_hls_camera_t  *cam;
 
     cam = pull->cam;
@@ -617,13 +635,33 @@ ngx_http_bar_hls_event(ngx_http_bar_hls_pull_t *pull, bh_event_t *ev)
         return;
     }
 
+    prev = pull->state;
     pull->state = ev->state;
     pull->status = ev->status;
 
     if (ev->state == BH_STATE_STREAMING) {
-        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+        level = (prev == BH_STATE_LIMITED) ? NGX_LOG_INFO : NGX_LOG_NOTICE;
+
+        ngx_log_error(level, ngx_cycle->log, 0,
                       "bar_hls: camera \"%V\": streaming %s",
                       &cam->name, ev->message);
+        return;
+    }
+
+    if (ev->state == BH_STATE_LIMITED) {
+
+        /* a camera that keeps overflowing: one line per episode */
+
+        if (ngx_time() - pull->limited < NGX_HTTP_BAR_HLS_FULL_QUIET) {
+            return;
+        }
+
+        pull->limited = ngx_time();
+
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "bar_hls: camera \"%V\": %s: %s; media dropped until "
+                      "the next keyframe", &cam->name,
+                      bh_status_text(ev->status), ev->message);
         return;
     }
 

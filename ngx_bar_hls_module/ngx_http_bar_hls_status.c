@@ -12,9 +12,19 @@
 #include "ngx_http_bar_hls.h"
 
 
-#define NGX_HTTP_BAR_HLS_STATUS_CAMERA  2048
+/* a camera's entry without its strings: the keys and 11 numbers */
+#define NGX_HTTP_BAR_HLS_STATUS_FIXED                                        \
+    (sizeof(", \"\": {\"state\": \"connecting\", \"since\": , "                 \
+            "\"last_error\": \"\", \"reconnects\": , "                         \
+            "\"media_sequence\": , \"segments\": , \"parts\": , "              \
+            "\"bytes_in\": , \"owner_pid\": , \"codecs\": \"\", "              \
+            "\"width\": , \"height\": , \"variant\": \"mpegts\", "             \
+            "\"segment_target_ms\": , \"part_target_ms\": , "                 \
+            "\"zone_full\": false, \"url\": \"\"}") - 1                        \
+     + 11 * NGX_INT64_LEN)
 
 
+static size_t ngx_http_bar_hls_status_size(ngx_http_bar_hls_camera_t *cam);
 static u_char *ngx_http_bar_hls_status_camera(u_char *p,
     ngx_http_bar_hls_camera_t *cam, ngx_http_bar_hls_slot_t *slot,
     ngx_uint_t first);
@@ -44,7 +54,13 @@ ngx_http_bar_hls_status_handler(ngx_http_request_t *r)
     shpool = bmcf->shpool;
     cam = bmcf->cameras.elts;
 
-    size = 256 + bmcf->cameras.nelts * NGX_HTTP_BAR_HLS_STATUS_CAMERA;
+    size = sizeof("{\"cameras\": {}, \"zone\": {\"size\": , "
+                  "\"used\": , \"free\": }}\n") - 1
+           + 3 * NGX_SIZE_T_LEN;
+
+    for (i = 0; i < bmcf->cameras.nelts; i++) {
+        size += ngx_http_bar_hls_status_size(&cam[i]);
+    }
 
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
@@ -91,7 +107,23 @@ ngx_http_bar_hls_status_handler(ngx_http_request_t *r)
 }
 
 
-/* called with the zone locked; writes at most ..._STATUS_CAMERA bytes */
+/*
+ * An upper bound on a camera's entry: its strings may be escaped to six
+ * bytes a character (\u00XX).
+ */
+
+static size_t
+ngx_http_bar_hls_status_size(ngx_http_bar_hls_camera_t *cam)
+{
+    return NGX_HTTP_BAR_HLS_STATUS_FIXED + cam->name.len
+           + 6 * NGX_HTTP_BAR_HLS_ERR_LEN
+           + 6 * sizeof(((ngx_http_bar_hls_slot_t *) NULL)->codecs)
+           + cam->safe_url.len
+           + ngx_escape_json(NULL, cam->safe_url.data, cam->safe_url.len);
+}
+
+
+/* called with the zone locked; writes at most status_size() bytes */
 
 static u_char *
 ngx_http_bar_hls_status_camera(u_char *p, ngx_http_bar_hls_camera_t *cam,
@@ -124,7 +156,7 @@ ngx_http_bar_hls_status_camera(u_char *p, ngx_http_bar_hls_camera_t *cam,
     p = ngx_sprintf(p, "\"state\": \"%s\", \"since\": %T, \"last_error\": \"",
                     bh_state_text(slot->state), slot->since);
 
-    len = ngx_strlen(slot->last_error);
+    len = ngx_strnlen(slot->last_error, NGX_HTTP_BAR_HLS_ERR_LEN - 1);
     p = (u_char *) ngx_escape_json(p, slot->last_error, len);
 
     p = ngx_sprintf(p, "\", \"reconnects\": %uL, \"media_sequence\": %uL, "
@@ -133,7 +165,7 @@ ngx_http_bar_hls_status_camera(u_char *p, ngx_http_bar_hls_camera_t *cam,
                     slot->reconnects, msn, segments, slot->next_part,
                     slot->bytes_in, slot->owner);
 
-    len = ngx_strlen(slot->codecs);
+    len = ngx_strnlen(slot->codecs, sizeof(slot->codecs) - 1);
     p = (u_char *) ngx_escape_json(p, slot->codecs, len);
 
     p = ngx_sprintf(p, "\", \"width\": %ui, \"height\": %ui, "
@@ -146,8 +178,7 @@ ngx_http_bar_hls_status_camera(u_char *p, ngx_http_bar_hls_camera_t *cam,
                     ngx_time() - slot->full < NGX_HTTP_BAR_HLS_FULL_QUIET
                     ? "true" : "false");
 
-    len = ngx_min(cam->safe_url.len, 512);
-    p = (u_char *) ngx_escape_json(p, cam->safe_url.data, len);
+    p = (u_char *) ngx_escape_json(p, cam->safe_url.data, cam->safe_url.len);
 
     return ngx_cpymem(p, "\"}", 2);
 }

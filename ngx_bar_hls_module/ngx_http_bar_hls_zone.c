@@ -429,7 +429,9 @@ ngx_http_bar_hls_set_state(ngx_http_bar_hls_main_conf_t *bmcf,
 
         slot->state = ev->state;
 
-        if (ev->state == BH_STATE_BACKOFF || ev->state == BH_STATE_ERROR) {
+        if (ev->state == BH_STATE_BACKOFF || ev->state == BH_STATE_ERROR
+            || ev->state == BH_STATE_LIMITED)
+        {
             ngx_snprintf(slot->last_error, NGX_HTTP_BAR_HLS_ERR_LEN - 1,
                          "%s: %s%Z", bh_status_text(ev->status),
                          ev->message);
@@ -473,7 +475,7 @@ ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
 
     slot->version++;
 
-    if (rc != NGX_OK) {
+    if (rc == NGX_ERROR) {
         slot->full = ngx_time();
     }
 
@@ -510,12 +512,20 @@ ngx_http_bar_hls_publish_init(ngx_http_bar_hls_main_conf_t *bmcf,
         slot->discontinuity = 1;
     }
 
+    /*
+     * Until this session's init segment is stored, its parts must not be:
+     * they would be listed with the previous session's (another SPS, or
+     * another picture size).
+     */
+
+    slot->has_init = 0;
+
     ngx_cpystrn(slot->codecs, (u_char *) chunk->codecs, sizeof(slot->codecs));
     slot->width = chunk->width;
     slot->height = chunk->height;
-    slot->has_init = 1;
 
     if (chunk->size == 0) {
+        slot->has_init = 1;
         return NGX_OK;                      /* MPEG-TS */
     }
 
@@ -525,6 +535,7 @@ ngx_http_bar_hls_publish_init(ngx_http_bar_hls_main_conf_t *bmcf,
 
     if (ngx_http_bar_hls_find_init(slot, id) != NULL) {
         slot->init_id = id;
+        slot->has_init = 1;
         return NGX_OK;
     }
 
@@ -562,6 +573,7 @@ ngx_http_bar_hls_publish_init(ngx_http_bar_hls_main_conf_t *bmcf,
     init->time = ngx_time();
 
     slot->init_id = id;
+    slot->has_init = 1;
 
     return NGX_OK;
 }
@@ -602,7 +614,7 @@ ngx_http_bar_hls_publish_part(ngx_http_bar_hls_main_conf_t *bmcf,
 
     if (slot->resync) {
         if (!chunk->segment_start) {
-            return NGX_ERROR;
+            return NGX_DECLINED;
         }
 
         slot->resync = 0;
@@ -610,11 +622,28 @@ ngx_http_bar_hls_publish_part(ngx_http_bar_hls_main_conf_t *bmcf,
 
     closed = 0;
 
-    if (slot->open
-        && (chunk->segment_start
-            || slot->segs[slot->next_msn % slot->nsegs].nparts
-               >= NGX_HTTP_BAR_HLS_MAX_PARTS))
+    /*
+     * Segments start at keyframes: the segmenter never makes one longer
+     * than this; if it did, the part is refused rather than the segment
+     * cut mid-GOP.
+     */
+
+    if (slot->open && !chunk->segment_start
+        && slot->segs[slot->next_msn % slot->nsegs].nparts
+           >= NGX_HTTP_BAR_HLS_MAX_PARTS)
     {
+        ngx_http_bar_hls_close_segment(slot);
+        slot->discontinuity = 1;
+        slot->resync = 1;
+        (void) ngx_http_bar_hls_render(shpool, slot);
+        return NGX_DECLINED;
+    }
+
+    if (chunk->discontinuity) {
+        slot->discontinuity = 1;
+    }
+
+    if (slot->open && chunk->segment_start) {
         ngx_http_bar_hls_close_segment(slot);
         closed = 1;
     }

@@ -40,6 +40,21 @@ static int bh_hevc_ps_add(bh_hevc_ps_t *list, size_t *n, size_t max,
 static bh_status_t bh_hevc_hvcc_sps(const uint8_t *p, size_t size,
     const uint8_t **nal, size_t *nal_size);
 static uint32_t bh_hevc_reverse(uint32_t v);
+static int bh_hevc_leads_with_parameter_sets(const uint8_t *data,
+    size_t size);
+static bh_status_t bh_hevc_codec_parameter_sets(const uint8_t *data,
+    size_t size, uint8_t *out, size_t *len);
+static bh_status_t bh_hevc_describe(const uint8_t *extradata, size_t size,
+    char *codecs, size_t len, unsigned *width, unsigned *height);
+
+
+const bh_video_codec_t  bh_hevc_codec = {
+    "H.265",
+    bh_hevc_au,
+    bh_hevc_leads_with_parameter_sets,
+    bh_hevc_codec_parameter_sets,
+    bh_hevc_describe
+};
 
 
 /*
@@ -607,4 +622,37 @@ bh_hevc_reverse(uint32_t v)
     }
 
     return r;
+}
+
+
+static int
+bh_hevc_leads_with_parameter_sets(const uint8_t *data, size_t size)
+{
+    return bh_hevc_first_nal(data, size) == BH_HEVC_VPS;
+}
+
+
+/* out has room for BH_MAX_EXTRADATA bytes (bh_codec.h) */
+
+static bh_status_t
+bh_hevc_codec_parameter_sets(const uint8_t *data, size_t size, uint8_t *out,
+    size_t *len)
+{
+    return bh_hevc_parameter_sets(data, size, out, BH_MAX_EXTRADATA, len);
+}
+
+
+static bh_status_t
+bh_hevc_describe(const uint8_t *extradata, size_t size, char *codecs,
+    size_t len, unsigned *width, unsigned *height)
+{
+    bh_status_t    st;
+    bh_hevc_sps_t  sps;
+
+    st = bh_hevc_codecs(extradata, size, codecs, len, &sps);
+
+    *width = (st == BH_OK) ? sps.width : 0;
+    *height = (st == BH_OK) ? sps.height : 0;
+
+    return st;
 }

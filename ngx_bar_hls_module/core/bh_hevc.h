@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "bh_media.h"
-#include "bh_nal.h"
+#include "bh_codec.h"
 
 
 /* NAL unit types (H.265 table 7-1) */
@@ -108,6 +108,10 @@ size_t bh_hevc_codecs_string(const bh_hevc_sps_t *sps, char *buf,
 /* the CODECS string of the first SPS of Annex B or hvcC extradata */
 bh_status_t bh_hevc_codecs(const uint8_t *extradata, size_t size,
     char *buf, size_t len, bh_hevc_sps_t *sps);
+
+
+/* for the segmenter (bh_codec.h) */
+extern const bh_video_codec_t  bh_hevc_codec;
 
 
 #endif /* _BH_HEVC_H_INCLUDED_ */

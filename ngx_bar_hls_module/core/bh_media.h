@@ -30,7 +30,8 @@ typedef enum {
     BH_TIMEDOUT,            /* no data within the read timeout */
     BH_EOF,                 /* camera closed the stream */
     BH_PROTOCOL,            /* not RTSP or garbage on the wire */
-    BH_STOPPED              /* stop requested */
+    BH_STOPPED,             /* stop requested */
+    BH_LIMIT                /* the camera went past a bound */
 } bh_status_t;
 
 
@@ -44,6 +45,9 @@ typedef enum {
 
 
 #define BH_USEC                ((int64_t) 1000000)
+
+/* a segment starts at a keyframe: one without for this long is cut off */
+#define BH_MAX_SEGMENT_PARTS   512
 
 
 /* chunks the segmenter produces */
@@ -66,6 +70,7 @@ typedef struct {
     int64_t             bytes_in;       /* from the camera, cumulative */
     unsigned            segment_start:1;/* first part of a new segment */
     unsigned            independent:1;  /* starts with a keyframe */
+    unsigned            discontinuity:1;/* media before it was dropped */
 
     /* BH_CHUNK_INIT (empty for MPEG-TS): what the stream carries */
     char                codecs[64];     /* RFC 6381, "avc1.64001f,mp4a.40.2" */
@@ -85,6 +90,7 @@ typedef struct {
     bh_format_t         format;
     int64_t             segment;        /* target segment duration, usec */
     int64_t             part;           /* target part duration, usec */
+    int64_t             max_bitrate;    /* bits/s, 0: no limit */
 } bh_segmenter_conf_t;
 
 
@@ -97,14 +103,18 @@ bh_segmenter_t *bh_segmenter_create(const bh_segmenter_conf_t *conf,
 /*
  * Declares the streams: video (H.264, required) and audio (AAC or NULL),
  * with the time bases their packets use.  Packets of other stream indexes
- * are ignored.
+ * are ignored.  BH_UNSUPPORTED: a codec we cannot carry (err says which).
  */
 bh_status_t bh_segmenter_open(bh_segmenter_t *sg,
     const struct AVCodecParameters *video, int video_index, int video_tb_num,
     int video_tb_den, const struct AVCodecParameters *audio, int audio_index,
     int audio_tb_num, int audio_tb_den, char *err, size_t errlen);
 
-/* wallclock: when the packet reached us, usec since the epoch */
+/*
+ * wallclock: when the packet reached us, usec since the epoch.
+ * BH_LIMIT: the camera went past a bound (err says which); the stream
+ * resumes by itself at the next keyframe, after a discontinuity.
+ */
 bh_status_t bh_segmenter_write(bh_segmenter_t *sg, struct AVPacket *pkt,
     int64_t wallclock, char *err, size_t errlen);
 
@@ -207,7 +217,8 @@ typedef enum {
     BH_STATE_CONNECTING = 0,
     BH_STATE_STREAMING,
     BH_STATE_BACKOFF,
-    BH_STATE_ERROR
+    BH_STATE_ERROR,
+    BH_STATE_LIMITED        /* streaming, but dropping media over a bound */
 } bh_state_t;
 
 

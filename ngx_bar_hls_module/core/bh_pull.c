@@ -57,6 +57,7 @@ typedef struct {
     int64_t             playing;        /* wall clock after PLAY */
     int64_t             first_ts;       /* usec, first video timestamp */
     unsigned            caught_up:1;
+    unsigned            limited:1;      /* media dropped over a bound */
 } bh_session_ctx_t;
 
 
@@ -275,6 +276,7 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
     ctx.playing = bh_wallclock();
     ctx.first_ts = AV_NOPTS_VALUE;
     ctx.caught_up = 0;
+    ctx.limited = 0;
 
     bh_deadline(pull, pull->conf.timeout + 2 * BH_USEC);
 
@@ -307,13 +309,6 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
     }
 
     vs = ic->streams[v];
-
-    if (vs->codecpar->codec_id != AV_CODEC_ID_H264) {
-        snprintf(err, errlen, "video codec %s is not supported, "
-                 "only H.264 is", avcodec_get_name(vs->codecpar->codec_id));
-        st = BH_UNSUPPORTED;
-        goto done;
-    }
 
     as = (a != -1) ? ic->streams[a] : NULL;
 
@@ -379,6 +374,18 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
         st = bh_segmenter_write(sg, pkt, bh_arrival(&ctx, pkt, vs), err,
                                 errlen);
         av_packet_unref(pkt);
+
+        if (st == BH_LIMIT) {
+
+            /* the segmenter resumes by itself at the next keyframe */
+
+            if (!ctx.limited) {
+                ctx.limited = 1;
+                bh_event(pull, BH_STATE_LIMITED, BH_LIMIT, err, 0);
+            }
+
+            continue;
+        }
 
         if (st != BH_OK) {
             break;
@@ -464,6 +471,11 @@ bh_on_chunk(void *data, bh_chunk_t *chunk)
 
         ctx->started = bh_monotonic();
         bh_event(pull, BH_STATE_STREAMING, BH_OK, msg, 0);
+
+    } else if (ctx->limited) {
+        ctx->limited = 0;
+        bh_event(pull, BH_STATE_STREAMING, BH_OK,
+                 "again from a keyframe", 0);
     }
 
     chunk->bytes_in = pull->bytes_in;

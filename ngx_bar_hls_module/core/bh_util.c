@@ -22,7 +22,8 @@ static const char *bh_status_texts[] = {
     "timed out",
     "end of stream",
     "protocol error",
-    "stopped"
+    "stopped",
+    "over a limit"
 };
 
 
@@ -30,7 +31,8 @@ static const char *bh_state_texts[] = {
     "connecting",
     "streaming",
     "backoff",
-    "error"
+    "error",
+    "limited"
 };
 
 

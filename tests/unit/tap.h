@@ -1,6 +1,8 @@
 
 /*
- * TAP output for the unit tests of the media core (run by prove).
+ * A minimal TAP producer for the unit tests: ok(cond, fmt, ...) prints
+ * "ok N - ..." or "not ok N - ...", tap_done() the plan and the exit
+ * code.  One test program per file, so the counters are static.
  */
 
 
@@ -11,9 +13,8 @@
 #include <stdio.h>
 
 
-/* defined by the file with main() */
-extern int  tap_tests;
-extern int  tap_failed;
+static int  tap_tests;
+static int  tap_failed;
 
 
 #define ok(cond, ...)                                                        \
@@ -30,16 +31,13 @@ extern int  tap_failed;
     } while (0)
 
 
-#define diag(...)                                                            \
-    do {                                                                     \
-        printf("# ");                                                        \
-        printf(__VA_ARGS__);                                                 \
-        printf("\n");                                                        \
-    } while (0)
+static inline int
+tap_done(void)
+{
+    printf("1..%d\n", tap_tests);
 
-
-#define tap_done()                                                           \
-    (printf("1..%d\n", tap_tests), tap_failed ? 1 : 0)
+    return tap_failed ? 1 : 0;
+}
 
 
 #endif /* _TAP_H_INCLUDED_ */

@@ -28,8 +28,12 @@
 #include "tap.h"
 
 
-int  tap_tests;
-int  tap_failed;
+#define diag(...)                                                            \
+    do {                                                                     \
+        printf("# ");                                                        \
+        printf(__VA_ARGS__);                                                 \
+        printf("\n");                                                        \
+    } while (0)
 
 
 #define AMPLITUDE       0.5

@@ -1,21 +1,62 @@
 
 /*
- * Unit tests of the H.265 parser: malformed input (see test_hevc.c).
+ * Unit tests of the H.265 parser with malformed input (TAP, run by
+ * prove): the SPS of BUILD_DIR/hevc/hevc-main.hevc (see test_hevc.c) cut
+ * at every length, each of its bits flipped, edited; parameter sets
+ * repeated, missing, too many, too long, into too small a buffer;
+ * thousands of packets of garbage.  Every buffer is a malloc()ed copy of
+ * its exact size, so that AddressSanitizer sees a read one byte too far.
+ *
+ *     test_hevc_bad [BUILD_DIR]
  */
 
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "bh_hevc.h"
-#include "tap.h"
 #include "test_hevc.h"
+
+
+static void test_truncated(const uint8_t *nal, size_t size);
+static void test_flipped(const uint8_t *nal, size_t size);
+static void test_synthetic(const uint8_t *nal, size_t size);
+static void test_parameter_sets(const uint8_t *ps, size_t size);
+static void test_garbage(void);
+
+
+int
+main(int argc, char **argv)
+{
+    char            dir[1024];
+    size_t          size, n, pslen;
+    uint8_t        *data, ps[BH_HEVC_MAX_EXTRADATA];
+    const uint8_t  *sps;
+
+    snprintf(dir, sizeof(dir), "%s/hevc", argc > 1 ? argv[1] : "build");
+
+    data = read_file(dir, "hevc-main.hevc", &size);
+
+    if (data != NULL && find_nal(data, size, BH_HEVC_SPS, &sps, &n)) {
+        test_truncated(sps, n);
+        test_flipped(sps, n);
+        test_synthetic(sps, n);
+    }
+
+    if (data != NULL
+        && bh_hevc_parameter_sets(data, size, ps, sizeof(ps), &pslen)
+           == BH_OK)
+    {
+        test_parameter_sets(ps, pslen);
+    }
+
+    free(data);
+
+    test_garbage();
+
+    return tap_done();
+}
 
 
 /* an SPS cut at every length: refused, never overread */
 
-void
+static void
 test_truncated(const uint8_t *nal, size_t size)
 {
     int            accepted;
@@ -44,7 +85,7 @@ test_truncated(const uint8_t *nal, size_t size)
 
 /* every single bit flipped: whatever comes out is within bounds */
 
-void
+static void
 test_flipped(const uint8_t *nal, size_t size)
 {
     int            bad;
@@ -84,7 +125,7 @@ test_flipped(const uint8_t *nal, size_t size)
  * space, tier and profile idc.
  */
 
-void
+static void
 test_synthetic(const uint8_t *nal, size_t size)
 {
     char           codecs[BH_HEVC_CODECS_LEN];
@@ -123,7 +164,7 @@ test_synthetic(const uint8_t *nal, size_t size)
 }
 
 
-void
+static void
 test_parameter_sets(const uint8_t *ps, size_t size)
 {
     int             i;
@@ -200,7 +241,7 @@ test_parameter_sets(const uint8_t *ps, size_t size)
 }
 
 
-void
+static void
 test_garbage(void)
 {
     int             i, bad;
