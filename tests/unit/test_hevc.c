@@ -55,7 +55,7 @@ static int first_vcl(const uint8_t *data, size_t size);
 int
 main(int argc, char **argv)
 {
-    char    dir[1024];
+    char    dir[512];
     size_t  i;
 
     snprintf(dir, sizeof(dir), "%s/hevc", argc > 1 ? argv[1] : "build");

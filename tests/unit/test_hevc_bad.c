@@ -24,7 +24,7 @@ static void test_garbage(void);
 int
 main(int argc, char **argv)
 {
-    char            dir[1024];
+    char            dir[512];
     size_t          size, n, pslen;
     uint8_t        *data, ps[BH_HEVC_MAX_EXTRADATA];
     const uint8_t  *sps;
