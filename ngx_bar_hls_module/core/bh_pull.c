@@ -21,6 +21,7 @@
 #include <libavutil/opt.h>
 
 #include "bh_media.h"
+#include "bh_pull_audio.h"
 
 
 #define BH_HEALTHY_USEC      (30 * BH_USEC)
@@ -41,7 +42,7 @@ struct bh_pull_s {
     int64_t             bytes_in;
 
     unsigned            streaming:1;
-    unsigned            audio_warned:1;
+    unsigned            audio_said:1;   /* what becomes of the audio */
 
     int64_t             log_window;     /* rate limit of libav lines */
     int                 log_count;
@@ -232,12 +233,13 @@ static bh_status_t
 bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
 {
     int                 rc, v, a, i;
-    char                buf[AV_ERROR_MAX_STRING_SIZE], msg[128];
+    char                buf[AV_ERROR_MAX_STRING_SIZE], msg[256];
     AVPacket           *pkt;
-    AVStream           *vs, *as;
+    AVStream           *vs;
     bh_status_t         st;
     AVDictionary       *opts;
     bh_segmenter_t     *sg;
+    bh_pull_audio_t     audio;
     AVFormatContext    *ic;
     bh_session_ctx_t    ctx;
 
@@ -270,6 +272,8 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
 
     sg = NULL;
     pkt = NULL;
+    audio.audio = NULL;
+    audio.index = -1;
 
     ctx.pull = pull;
     ctx.started = 0;
@@ -310,22 +314,24 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
 
     vs = ic->streams[v];
 
-    as = (a != -1) ? ic->streams[a] : NULL;
+    /* once per camera, not per reconnect */
 
-    if (as != NULL && as->codecpar->codec_id != AV_CODEC_ID_AAC) {
-        if (!pull->audio_warned) {
-            pull->audio_warned = 1;
-            snprintf(msg, sizeof(msg), "audio %s is not carried, only AAC "
-                     "is: streaming video only",
-                     avcodec_get_name(as->codecpar->codec_id));
-            pull->conf.on_log(pull->conf.data, AV_LOG_WARNING, msg);
-        }
+    st = bh_pull_audio_open(&audio, pull->conf.audio,
+                            (a != -1) ? ic->streams[a] : NULL, msg,
+                            sizeof(msg));
+    if (st != BH_OK) {
+        goto done;
+    }
 
-        as = NULL;
+    if (msg[0] != '\0' && !pull->audio_said) {
+        pull->audio_said = 1;
+        pull->conf.on_log(pull->conf.data,
+                          audio.index == -1 ? AV_LOG_WARNING : AV_LOG_INFO,
+                          msg);
     }
 
     for (i = 0; i < (int) ic->nb_streams; i++) {
-        if (ic->streams[i] != vs && ic->streams[i] != as) {
+        if (i != v && i != audio.index) {
             ic->streams[i]->discard = AVDISCARD_ALL;
         }
     }
@@ -337,10 +343,8 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
     }
 
     st = bh_segmenter_open(sg, vs->codecpar, v, vs->time_base.num,
-                           vs->time_base.den,
-                           as ? as->codecpar : NULL, a,
-                           as ? as->time_base.num : 0,
-                           as ? as->time_base.den : 0, err, errlen);
+                           vs->time_base.den, audio.par, audio.index,
+                           audio.tb.num, audio.tb.den, err, errlen);
     if (st != BH_OK) {
         goto done;
     }
@@ -371,8 +375,15 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
 
         pull->bytes_in += pkt->size;
 
-        st = bh_segmenter_write(sg, pkt, bh_arrival(&ctx, pkt, vs), err,
-                                errlen);
+        if (pkt->stream_index == audio.index) {
+            st = bh_pull_audio_write(&audio, sg, pkt,
+                                     bh_arrival(&ctx, pkt, vs), err, errlen);
+
+        } else {
+            st = bh_segmenter_write(sg, pkt, bh_arrival(&ctx, pkt, vs), err,
+                                    errlen);
+        }
+
         av_packet_unref(pkt);
 
         if (st == BH_LIMIT) {
@@ -392,6 +403,7 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
         }
     }
 
+    bh_pull_audio_close(&audio, sg);
     bh_segmenter_flush(sg);
 
     if (ctx.started) {
@@ -400,6 +412,7 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
 
 done:
 
+    bh_pull_audio_close(&audio, NULL);
     av_packet_free(&pkt);
     bh_segmenter_destroy(sg);
 
@@ -469,7 +482,12 @@ bh_on_chunk(void *data, bh_chunk_t *chunk)
         snprintf(msg, sizeof(msg), "%dx%d %s", chunk->width, chunk->height,
                  chunk->codecs);
 
-        ctx->started = bh_monotonic();
+        /* a new init segment within a session: still the same one */
+
+        if (ctx->started == 0) {
+            ctx->started = bh_monotonic();
+        }
+
         bh_event(pull, BH_STATE_STREAMING, BH_OK, msg, 0);
 
     } else if (ctx->limited) {
