@@ -112,6 +112,12 @@ bh_status_t bh_segmenter_open(bh_segmenter_t *sg,
     int audio_tb_num, int audio_tb_den, char *err, size_t errlen);
 
 /*
+ * The camera's frame rate, if the demuxer knows it: the duration given to
+ * frames that come before any timestamp (1/25 s otherwise).
+ */
+void bh_segmenter_frame_rate(bh_segmenter_t *sg, int num, int den);
+
+/*
  * wallclock: when the packet reached us, usec since the epoch.
  * BH_LIMIT: the camera went past a bound (err says which); the stream
  * resumes by itself at the next keyframe, after a discontinuity.

@@ -177,9 +177,16 @@ bh_mux_header(bh_segmenter_t *sg, AVPacket *key, char *err, size_t errlen)
 
     opts = NULL;
 
+    /*
+     * frag_discont: each track's first sample keeps its own time.  With
+     * an empty moov, the mp4 muxer would otherwise start every track at
+     * 0: the audio, whose first sample comes some time after the first
+     * keyframe, would play that much early.
+     */
+
     if (sg->conf.format == BH_FORMAT_FMP4) {
-        av_dict_set(&opts, "movflags",
-                    "+frag_custom+empty_moov+default_base_moof+cmaf", 0);
+        av_dict_set(&opts, "movflags", "+frag_custom+empty_moov"
+                    "+default_base_moof+cmaf+frag_discont", 0);
     }
 
     rc = avformat_write_header(oc, &opts);
@@ -193,7 +200,7 @@ bh_mux_header(bh_segmenter_t *sg, AVPacket *key, char *err, size_t errlen)
     avio_flush(oc->pb);
 
     sg->video.out_tb = sg->video.st->time_base;
-    sg->video.step = av_rescale_q(BH_USEC / 25, AV_TIME_BASE_Q,
+    sg->video.step = av_rescale_q(sg->frame_usec, AV_TIME_BASE_Q,
                                   sg->video.out_tb);
 
     if (sg->audio.st != NULL) {

@@ -349,6 +349,8 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
         goto done;
     }
 
+    bh_segmenter_frame_rate(sg, vs->r_frame_rate.num, vs->r_frame_rate.den);
+
     pkt = av_packet_alloc();
     if (pkt == NULL) {
         st = BH_NOMEM;
@@ -482,13 +484,20 @@ bh_on_chunk(void *data, bh_chunk_t *chunk)
         snprintf(msg, sizeof(msg), "%dx%d %s", chunk->width, chunk->height,
                  chunk->codecs);
 
-        /* a new init segment within a session: still the same one */
-
         if (ctx->started == 0) {
             ctx->started = bh_monotonic();
-        }
+            bh_event(pull, BH_STATE_STREAMING, BH_OK, msg, 0);
 
-        bh_event(pull, BH_STATE_STREAMING, BH_OK, msg, 0);
+        } else {
+
+            /* within a session: the camera changed its parameter sets */
+
+            snprintf(msg, sizeof(msg), "new parameter sets: now %dx%d %s, "
+                     "a new init segment", chunk->width, chunk->height,
+                     chunk->codecs);
+            pull->conf.on_log(pull->conf.data, AV_LOG_WARNING, msg);
+            bh_event(pull, BH_STATE_STREAMING, BH_OK, msg, 0);
+        }
 
     } else if (ctx->limited) {
         ctx->limited = 0;

@@ -69,6 +69,7 @@ bh_segmenter_create(const bh_segmenter_conf_t *conf,
     sg->video.index = -1;
     sg->audio.index = -1;
     sg->origin = AV_NOPTS_VALUE;
+    sg->frame_usec = BH_USEC / 25;
 
     sg->pending = av_packet_alloc();
 
@@ -127,7 +128,7 @@ bh_segmenter_open(bh_segmenter_t *sg, const AVCodecParameters *video,
     sg->video.in_tb = (AVRational) { video_tb_num, video_tb_den };
     sg->video.last_dts = AV_NOPTS_VALUE;
     sg->video.last_in_dts = AV_NOPTS_VALUE;
-    sg->video.in_step = av_rescale_q(BH_USEC / 25, AV_TIME_BASE_Q,
+    sg->video.in_step = av_rescale_q(sg->frame_usec, AV_TIME_BASE_Q,
                                      sg->video.in_tb);
 
     if (audio != NULL) {
@@ -152,6 +153,24 @@ bh_segmenter_open(bh_segmenter_t *sg, const AVCodecParameters *video,
     }
 
     return BH_OK;
+}
+
+
+void
+bh_segmenter_frame_rate(bh_segmenter_t *sg, int num, int den)
+{
+    /* 1 to 120 frames a second, or it is not a frame rate */
+
+    if (num <= 0 || den <= 0 || num < den || num > 120 * (int64_t) den) {
+        return;
+    }
+
+    sg->frame_usec = av_rescale(BH_USEC, den, num);
+
+    if (sg->video.index != -1) {
+        sg->video.in_step = av_rescale_q(sg->frame_usec, AV_TIME_BASE_Q,
+                                         sg->video.in_tb);
+    }
 }
 
 

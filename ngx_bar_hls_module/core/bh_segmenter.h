@@ -89,6 +89,7 @@ struct bh_segmenter_s {
     unsigned                segment_parts;  /* parts of the open segment */
     int64_t                 segment_start;  /* usec */
     int64_t                 origin;         /* usec, first video dts */
+    int64_t                 frame_usec;     /* the camera's frame duration */
 };
 
 

@@ -148,7 +148,9 @@ sub free_port {
 # start_camera(port => N, env => 'TEST_NGINX_CAM_PORT', audio => 'aac',
 #              auth => 'digest', user => 'admin', password => ...,
 #              codec => 'h264', size => '640x360', fps => 25, gop => 25,
-#              sliced => 1, path => '/stream1', wait => 5)
+#              sliced => 1, path => '/stream1', wait => 5, bframes => 2,
+#              profile => 'high', no_sprop => 1, resize_after => 5,
+#              resize_to => '320x180')
 # Starts scripts/fake-camera on 127.0.0.1 (a free port unless given) and
 # returns once the port accepts connections.  With env, the port is also
 # put in $ENV{...} for the nginx.conf sections.
@@ -173,6 +175,12 @@ sub start_camera {
         push @cmd, "--$opt", $o{$opt} if defined $o{$opt};
     }
     push @cmd, '--sliced' if $o{sliced};
+    # the cameras of the field: B-frames, profiles, a size change, no sprop
+    for my $opt (qw(bframes profile resize_after resize_to)) {
+        (my $flag = $opt) =~ tr/_/-/;
+        push @cmd, "--$flag", $o{$opt} if defined $o{$opt};
+    }
+    push @cmd, '--no-sprop' if $o{no_sprop};
 
     unlink $cam{pidfile}, $cam{stats};
     my $pid = fork;
