@@ -150,7 +150,7 @@ sub free_port {
 #              codec => 'h264', size => '640x360', fps => 25, gop => 25,
 #              sliced => 1, path => '/stream1', wait => 5, bframes => 2,
 #              profile => 'high', no_sprop => 1, resize_after => 5,
-#              resize_to => '320x180')
+#              resize_to => '320x180', sync_marks => 1)
 # Starts scripts/fake-camera on 127.0.0.1 (a free port unless given) and
 # returns once the port accepts connections.  With env, the port is also
 # put in $ENV{...} for the nginx.conf sections.
@@ -181,6 +181,7 @@ sub start_camera {
         push @cmd, "--$flag", $o{$opt} if defined $o{$opt};
     }
     push @cmd, '--no-sprop' if $o{no_sprop};
+    push @cmd, '--sync-marks' if $o{sync_marks};
 
     unlink $cam{pidfile}, $cam{stats};
     my $pid = fork;
