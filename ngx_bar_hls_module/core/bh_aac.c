@@ -27,6 +27,7 @@ bh_status_t
 bh_aac_open(bh_audio_t *a, char *err, size_t errlen)
 {
     int              rc;
+    AVDictionary    *opts;
     const AVCodec   *codec;
     AVCodecContext  *enc;
 
@@ -51,7 +52,19 @@ bh_aac_open(bh_audio_t *a, char *err, size_t errlen)
     enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     av_channel_layout_default(&enc->ch_layout, a->out_channels);
 
-    rc = avcodec_open2(enc, codec, NULL);
+    /*
+     * The "fast" coder: the default "twoloop" one (FFmpeg 5.1) makes, on
+     * steady tones, now and then a frame that decodes at twice the level
+     * (a click at 0 dBFS from a tone at -6); the fast one does not, and
+     * costs less.
+     */
+
+    opts = NULL;
+    av_dict_set(&opts, "aac_coder", "fast", 0);
+
+    rc = avcodec_open2(enc, codec, &opts);
+    av_dict_free(&opts);
+
     if (rc < 0 || enc->frame_size != BH_AUDIO_FRAME) {
         snprintf(err, errlen, "cannot open the AAC encoder");
         return BH_ERROR;

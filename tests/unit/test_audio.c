@@ -50,7 +50,8 @@ typedef enum {
     FAULT_BACK,             /* -20 s at 3 s */
     FAULT_STEP_BACK,        /* at 3 s, the clock steps 100 ms back */
     FAULT_UNTIMED,          /* every 10th packet without a timestamp */
-    FAULT_GARBAGE           /* every 7th packet random bytes */
+    FAULT_GARBAGE,          /* every 7th packet random bytes */
+    FAULT_STEADY            /* no bursts: the tone all along */
 } fault_t;
 
 
@@ -75,14 +76,15 @@ typedef struct {
 static void run_case(const case_t *c);
 static int make_input(const case_t *c, AVPacket **pkts, int max,
     AVCodecParameters *par);
-static double sample_at(int64_t s, int rate);
+static double sample_at(const case_t *c, int64_t s);
 static int64_t timestamp(const case_t *c, int64_t s, int k);
 static double burst_time(const case_t *c, int64_t s);
 static bh_status_t collect(void *data, AVPacket *pkt);
 static float *decode_output(output_t *out, const AVCodecParameters *par,
     int64_t *first, int64_t *len);
 static double onset(const float *pcm, int64_t len, int64_t from, int64_t to,
-    double *rms, double *hz, int rate);
+    double *rms, double *peak, double *hz, int rate);
+static void steady_ok(const case_t *c, const float *pcm, int64_t len);
 static void test_bounds(void);
 
 
@@ -100,6 +102,7 @@ static const case_t  cases[] = {
     { "pcm_alaw", 8000, 1, 160, 48000, 8, FAULT_STEP_BACK, "clock steps back" },
     { "pcm_alaw", 8000, 1, 160, 48000, 8, FAULT_UNTIMED, "untimed packets" },
     { "libopus", 48000, 1, 960, 48000, 8, FAULT_GARBAGE, "Opus garbage" },
+    { "pcm_alaw", 8000, 1, 1024, 48000, 12, FAULT_STEADY, "a steady tone" },
 };
 
 
@@ -123,17 +126,17 @@ main(int argc, char **argv)
 /* the camera's signal at sample s: a burst at 0.25 s of every second */
 
 static double
-sample_at(int64_t s, int rate)
+sample_at(const case_t *c, int64_t s)
 {
     int64_t  in;
 
-    in = s % rate - rate / 4;
+    in = s % c->rate - c->rate / 4;
 
-    if (in < 0 || in >= rate / 10) {
+    if (c->fault != FAULT_STEADY && (in < 0 || in >= c->rate / 10)) {
         return 0;
     }
 
-    return AMPLITUDE * sin(2 * M_PI * TONE_HZ * (double) in / rate);
+    return AMPLITUDE * sin(2 * M_PI * TONE_HZ * (double) in / c->rate);
 }
 
 
@@ -243,12 +246,12 @@ make_input(const case_t *c, AVPacket **pkts, int max, AVCodecParameters *par)
             for (ch = 0; ch < c->channels; ch++) {
                 if (enc->sample_fmt == AV_SAMPLE_FMT_FLTP) {
                     ((float *) f->extended_data[ch])[i] =
-                        (float) sample_at(s, c->rate);
+                        (float) sample_at(c, s);
 
                 } else {
                     s16 = (int16_t *) f->data[0];
                     s16[i * c->channels + ch] =
-                        (int16_t) lrint(sample_at(s, c->rate) * 32767);
+                        (int16_t) lrint(sample_at(c, s) * 32767);
                 }
             }
         }
@@ -368,13 +371,13 @@ decode_output(output_t *out, const AVCodecParameters *par, int64_t *first,
 
 /*
  * The first sample above half the burst's amplitude in [from, to);
- * -1 if none.  Then the level (dBFS RMS) and the frequency (zero
- * crossings) of the 80 ms of burst after its first 10 ms.
+ * -1 if none.  Then the level (dBFS RMS), the peak and the frequency
+ * (zero crossings) of the 80 ms of burst after its first 10 ms.
  */
 
 static double
 onset(const float *pcm, int64_t len, int64_t from, int64_t to, double *rms,
-    double *hz, int rate)
+    double *peak, double *hz, int rate)
 {
     int64_t  i, k, a, b, cross;
     double   sum;
@@ -396,8 +399,10 @@ onset(const float *pcm, int64_t len, int64_t from, int64_t to, double *rms,
     b = FFMIN(i + rate * 9 / 100, len);
     sum = 0;
     cross = 0;
+    *peak = 0;
 
     for (k = a; k < b; k++) {
+        *peak = FFMAX(*peak, fabs(pcm[k]));
         sum += (double) pcm[k] * pcm[k];
         cross += (k > a && (pcm[k - 1] < 0) != (pcm[k] < 0));
     }
@@ -416,7 +421,7 @@ run_case(const case_t *c)
     char                      err[256];
     float                    *pcm;
     double                    t, at, rms, hz, e, max_e, min_rms, max_rms,
-                              max_hz, min_hz, tol, want_rms;
+                              max_hz, min_hz, tol, want_rms, peak, max_peak;
     int64_t                   first, len, want, samples;
     output_t                 *out;
     AVPacket                **in;
@@ -541,7 +546,11 @@ run_case(const case_t *c)
     pcm = decode_output(out, op, &first, &len);
     ok(pcm != NULL, "%s: the AAC decodes", c->name);
 
-    if (pcm == NULL || c->fault == FAULT_GARBAGE) {
+    if (pcm != NULL && c->fault == FAULT_STEADY) {
+        steady_ok(c, pcm, len);
+    }
+
+    if (pcm == NULL || c->fault == FAULT_GARBAGE || c->fault == FAULT_STEADY) {
         free(pcm);
         goto destroy;
     }
@@ -555,6 +564,7 @@ run_case(const case_t *c)
     max_rms = -200;
     min_hz = 1e9;
     max_hz = 0;
+    max_peak = 0;
 
     for (i = 0; i + 1 < (int) c->seconds; i++) {
         bursts++;
@@ -562,7 +572,8 @@ run_case(const case_t *c)
         at = t * c->out_rate - first;
 
         at = onset(pcm, len, (int64_t) at - c->out_rate / 7,
-                   (int64_t) at + c->out_rate / 7, &rms, &hz, c->out_rate);
+                   (int64_t) at + c->out_rate / 7, &rms, &peak, &hz,
+                   c->out_rate);
 
         if (at < 0) {
             continue;
@@ -575,6 +586,7 @@ run_case(const case_t *c)
         max_rms = FFMAX(max_rms, rms);
         min_hz = FFMIN(min_hz, hz);
         max_hz = FFMAX(max_hz, hz);
+        max_peak = FFMAX(max_peak, peak);
     }
 
     free(pcm);
@@ -604,6 +616,12 @@ run_case(const case_t *c)
     ok(found > 0 && fabs(min_hz - TONE_HZ) < 20 && fabs(max_hz - TONE_HZ) < 20,
        "%s: at %d Hz (%.0f to %.0f)", c->name, TONE_HZ, min_hz, max_hz);
 
+    /* no frame decodes louder than the input: 1 dB of coding overshoot */
+
+    ok(found > 0 && 20 * log10(max_peak / AMPLITUDE) < 1,
+       "%s: peaks within 1 dB of the input's (%+.2f dB)", c->name,
+       20 * log10(max_peak / AMPLITUDE + 1e-12));
+
 destroy:
 
     bh_audio_destroy(a);
@@ -618,6 +636,40 @@ done:
     avcodec_parameters_free(&par);
     free(out);
     free(in);
+}
+
+
+/*
+ * The tone all along, as the fake camera sends it: no frame decodes
+ * louder than the input (libavcodec's default "twoloop" AAC coder makes
+ * a click at twice the level now and then on such a tone).
+ */
+
+static void
+steady_ok(const case_t *c, const float *pcm, int64_t len)
+{
+    int64_t  i, loud;
+    double   peak, sum;
+
+    peak = 0;
+    sum = 0;
+    loud = 0;
+
+    for (i = 4096; i < len - 4096; i++) {
+        peak = FFMAX(peak, fabs(pcm[i]));
+        sum += (double) pcm[i] * pcm[i];
+        loud += (fabs(pcm[i]) > AMPLITUDE * 1.12);
+    }
+
+    diag("measure: %s: peak %+.2f dB, RMS %.2f dBFS, %" PRId64 " samples "
+         "over +1 dB", c->name, 20 * log10(peak / AMPLITUDE + 1e-12),
+         10 * log10(sum / (len - 8192) + 1e-12), loud);
+
+    ok(20 * log10(peak / AMPLITUDE + 1e-12) < 1,
+       "%s: no frame louder than the input by 1 dB", c->name);
+    ok(fabs(10 * log10(sum / (len - 8192) + 1e-12)
+            - 20 * log10(AMPLITUDE / sqrt(2))) < 0.5,
+       "%s: at the input's level", c->name);
 }
 
 
