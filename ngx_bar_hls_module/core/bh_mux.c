@@ -248,8 +248,8 @@ bh_codecs_string(bh_segmenter_t *sg, char *buf, size_t len, unsigned *width,
 
     if (sg->conf.format == BH_FORMAT_MPEGTS && strncmp(buf, "hvc1.", 5) == 0)
     {
-        buf[2] = 'e';
-        buf[3] = 'v';
+        buf[1] = 'e';
+        buf[2] = 'v';
     }
 
     n = strlen(buf);
