@@ -8,6 +8,7 @@ use warnings;
 
 use lib 't/lib';
 use BarHls::Test;
+use BarHls::Audio;
 use Test::Nginx::Socket 'no_plan';
 
 use JSON::PP ();
@@ -21,8 +22,8 @@ my $Root = repo_root();
 my $Chromium = $ENV{CHROMIUM} || '/usr/bin/chromium';
 
 # the camera's tone: 1 kHz at half the full scale (scripts/fake-camera)
-my $TONE_RMS = -9.03;
-my $TONE_PEAK = -6.02;
+my $TONE_RMS = $BarHls::Audio::TONE_RMS;
+my $TONE_PEAK = $BarHls::Audio::TONE_PEAK;
 
 start_camera(env => 'TEST_NGINX_TAPO_PORT', codec => 'h264', profile => 'high',
              size => '1280x720', fps => 15, gop => 30, audio => 'pcma',
@@ -46,45 +47,22 @@ sub check_tapo {
 }
 
 # ffmpeg decodes the audio of the live playlist: the tone, at its level,
-# all along.  The first half second is left out: AAC decoded from the
-# middle of a stream starts with a transient (its first frame overlaps
-# one that was not sent).
+# all along
 sub check_level {
     my ($block) = @_;
     my $name = $block->name;
-    my ($rc, $pcm, $err) = BarHls::Test::run_cmd(
-        ['ffmpeg', '-nostdin', '-v', 'error', '-live_start_index', 0, '-i',
-         nginx_url('/live/tapo/index.m3u8'), '-t', 8.5, '-vn', '-ac', 1,
-         '-ar', 48000, '-f', 's16le', '-'], 40);
-    is($rc, 0, "$name - ffmpeg decodes 8 s of the playlist's audio") or diag($err);
-    my @x = unpack 's<*', $pcm // '';
-    splice @x, 0, 24000;
-    my ($sum, $peak, $cross, $win, $good, $wins) = (0, 0, 0, 0, 0, 0);
-    for my $i (0 .. $#x) {
-        my $v = $x[$i] / 32768;
-        $sum += $v * $v;
-        $win += $v * $v;
-        $peak = abs $v if abs $v > $peak;
-        $cross++ if $i > 0 && ($x[$i - 1] < 0) != ($x[$i] < 0);
-        if (($i + 1) % 4800 == 0) {
-            $wins++;
-            $good++ if abs(10 * log($win / 4800 + 1e-12) / log(10) - $TONE_RMS) < 1;
-            $win = 0;
-        }
-    }
-    my $n = @x || 1;
-    my $rms = 10 * log($sum / $n + 1e-12) / log(10);
-    my $peak_db = 20 * log($peak + 1e-12) / log(10);
-    my $hz = $cross / 2 / ($n / 48000);
+    my $r = BarHls::Audio::tone('/live/tapo/index.m3u8', 8);
     diag(sprintf 'measure: decoded HLS audio: %.2f s, RMS %.2f dBFS, peak '
          . '%.2f dBFS, %.0f Hz, %d of %d 100 ms windows at the level',
-         $n / 48000, $rms, $peak_db, $hz, $good, $wins);
-    ok($n >= 7 * 48000, "$name - 7 s of audio or more");
-    ok(abs($rms - $TONE_RMS) < 1, sprintf "$name - RMS level $TONE_RMS dBFS +-1 (%.2f)", $rms);
-    ok(abs($peak_db - $TONE_PEAK) < 1,
-       sprintf "$name - peak level $TONE_PEAK dBFS +-1 (%.2f)", $peak_db);
-    ok(abs($hz - 1000) < 10, sprintf "$name - a 1 kHz tone (%.0f Hz)", $hz);
-    ok($wins && $good == $wins, "$name - at its level in every 100 ms ($good of $wins)");
+         @$r{qw(seconds rms peak hz good windows)});
+    is($r->{rc}, 0, "$name - ffmpeg decodes 8 s of the playlist's audio") or diag($r->{err});
+    ok($r->{seconds} >= 7, "$name - 7 s of audio or more");
+    ok(abs($r->{rms} - $TONE_RMS) < 1, sprintf "$name - RMS level $TONE_RMS dBFS +-1 (%.2f)", $r->{rms});
+    ok(abs($r->{peak} - $TONE_PEAK) < 1,
+       sprintf "$name - peak level $TONE_PEAK dBFS +-1 (%.2f)", $r->{peak});
+    ok(abs($r->{hz} - 1000) < 10, sprintf "$name - a 1 kHz tone (%.0f Hz)", $r->{hz});
+    ok($r->{windows} && $r->{good} == $r->{windows},
+       "$name - at its level in every 100 ms ($r->{good} of $r->{windows})");
 }
 
 
