@@ -72,6 +72,7 @@ CORE_HDRS := $(wildcard ngx_bar_hls_module/core/*.h)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 FIXTURES  := $(BUILD)/fixture.mkv $(BUILD)/fixture-sliced.mkv \
+             $(BUILD)/fixture-bframes.mkv \
              $(addprefix $(BUILD)/hevc/hevc-,main.hevc main10.hevc rext.hevc \
                                             sub.hevc main.mp4)
 
@@ -132,6 +133,13 @@ $(BUILD)/fixture-sliced.mkv:
 	    -f lavfi -i sine=frequency=440:sample_rate=44100 -t 12 \
 	    -c:v libx264 -g 25 -bf 0 -x264-params slices=4 -pix_fmt yuv420p \
 	    -c:a aac $@
+
+# H.264 High with 2 B-frames, for tests/unit/test_quirks.c
+$(BUILD)/fixture-bframes.mkv:
+	mkdir -p $(BUILD)
+	ffmpeg -nostdin -loglevel error -y \
+	    -f lavfi -i testsrc2=size=320x240:rate=25 -t 4 \
+	    -c:v libx264 -g 25 -bf 2 -pix_fmt yuv420p $@
 
 # H.265 from x265, for tests/unit/test_hevc*.c (which says what each is)
 X265 = ffmpeg -nostdin -loglevel error -y -f lavfi -i testsrc2=size=$(1) \
