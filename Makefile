@@ -10,6 +10,9 @@
 #   make fuzz-avc   the H.264 parsers with garbage bytes
 #   make fuzz-hevc  the H.265 parsers with garbage bytes
 #   make deb        the Debian package libnginx-mod-http-bar-hls in build/deb/
+#   make test-asan  nginx 1.22.1 and the module built with AddressSanitizer
+#                   and UBSan (nginx from Debian's source package), t/*.t
+#                   run against them, every sanitizer report scanned
 
 NGINX_SRC ?= /usr/share/nginx/src
 BUILD     := build
@@ -32,7 +35,8 @@ FUZZ_SECONDS ?= 60
 WARN      := -Wall -Wextra -Wpointer-arith -Wno-unused-parameter -Werror
 
 .PHONY: all module demo demo-run test check unit unit-run fuzz replay \
-        clean setup deb deb-build FORCE
+        fuzz-corpus \
+        clean setup deb deb-build FORCE test-asan asan-check asan
 
 all: module
 
@@ -111,6 +115,33 @@ fuzz-%: $(BUILD)/fuzz_%
 	    $(BUILD)/fuzz-$*-corpus fuzz/$*-corpus
 
 fuzz: fuzz-uri
+
+# seeds of real media for the segmenter target (committed; run by hand)
+$(BUILD)/make_corpus: fuzz/make_corpus.c
+	mkdir -p $(BUILD)
+	$(CC) -g -O1 -std=gnu99 $(WARN) $(AV_CFLAGS) -o $@ fuzz/make_corpus.c \
+	    $(AV_LIBS)
+
+$(BUILD)/fixture-other.mkv:
+	mkdir -p $(BUILD)
+	ffmpeg -nostdin -loglevel error -y \
+	    -f lavfi -i testsrc2=size=160x96:rate=15 \
+	    -f lavfi -i sine=frequency=880:sample_rate=44100 -t 4 \
+	    -c:v libx264 -g 15 -bf 0 -crf 35 -pix_fmt yuv420p \
+	    -c:a aac -b:a 32k $@
+
+$(BUILD)/fixture-small.mkv:
+	mkdir -p $(BUILD)
+	ffmpeg -nostdin -loglevel error -y \
+	    -f lavfi -i testsrc2=size=176x144:rate=25 \
+	    -f lavfi -i sine=frequency=440:sample_rate=44100 -t 4 \
+	    -c:v libx264 -g 25 -bf 0 -crf 35 -pix_fmt yuv420p \
+	    -c:a aac -b:a 32k $@
+
+fuzz-corpus: $(BUILD)/make_corpus $(BUILD)/fixture-small.mkv \
+             $(BUILD)/fixture-other.mkv
+	$(BUILD)/make_corpus $(BUILD)/fixture-small.mkv \
+	    $(BUILD)/fixture-other.mkv fuzz/segmenter-corpus
 
 replay: $(REPLAY_BINS)
 	for n in $(FUZZ_NAMES); do \
@@ -225,6 +256,62 @@ $(DEB): $(DEB_INPUTS)
 	cd $(DEB_SRC) && dpkg-buildpackage -us -uc >../build.log 2>&1 \
 	    || { tail -n 40 ../build.log; echo "deb: see $(DEB_DIR)/build.log"; \
 	         exit 1; }
+
+# AddressSanitizer + UBSan inside nginx: nginx itself from Debian's source
+# package (scripts/setup-asan), configured with the sanitizers, and the
+# module as a dynamic module of that very build.  clang: its one runtime
+# writes ASan's and UBSan's reports to ASAN_OPTIONS' log_path.  The HTTP
+# modules beyond the default ones: those of Debian's nginx that the
+# tests' configurations use (auth_request) or that sit in front of media
+# servers (realip, stub_status, sub, gunzip, v2).
+
+ASAN_DIR    := $(BUILD)/asan
+ASAN_SRC    := $(ASAN_DIR)/nginx-1.22.1
+# -fsanitize-address-use-odr-indicator: each object registers its own
+# globals with ASan, not the symbol that wins at run time; without it the
+# module's 2-entry ngx_modules poisons the binary's, and the master dies in
+# ngx_cycle_modules() (global-buffer-overflow) on the first reload
+ASAN_CC_OPT := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+               -fsanitize-address-use-odr-indicator
+ASAN_LD_OPT := -fsanitize=address,undefined
+ASAN_CONF   := --with-cc=clang --with-compat --with-threads --with-debug \
+               --with-http_auth_request_module --with-http_realip_module \
+               --with-http_stub_status_module --with-http_sub_module \
+               --with-http_gunzip_module --with-http_v2_module
+
+$(ASAN_SRC)/configure:
+	scripts/setup-asan $(ASAN_DIR)
+
+# what the tree was last configured with
+$(ASAN_DIR)/configure-args: FORCE
+	@mkdir -p $(ASAN_DIR)
+	@echo '$(ASAN_CONF) $(ASAN_CC_OPT) $(ASAN_LD_OPT) $(CURDIR)' \
+	    | cmp -s - $@ \
+	    || echo '$(ASAN_CONF) $(ASAN_CC_OPT) $(ASAN_LD_OPT) $(CURDIR)' >$@
+
+$(ASAN_SRC)/objs/Makefile: $(ASAN_SRC)/configure $(ASAN_DIR)/configure-args \
+                           config
+	rm -rf $(ASAN_SRC)/objs
+	cd $(ASAN_SRC) && ./configure $(ASAN_CONF) \
+	        --with-cc-opt='$(ASAN_CC_OPT)' --with-ld-opt='$(ASAN_LD_OPT)' \
+	        --add-dynamic-module=$(CURDIR) >configure.log 2>&1 \
+	    || { tail -n 30 configure.log; exit 1; }
+
+$(ASAN_DIR)/ngx_bar_hls_module.so: $(ASAN_SRC)/objs/Makefile $(MODULE_SRCS)
+	$(MAKE) -C $(ASAN_SRC) -f objs/Makefile binary modules
+	cp $(ASAN_SRC)/objs/nginx $(ASAN_DIR)/nginx.tmp
+	mv -f $(ASAN_DIR)/nginx.tmp $(ASAN_DIR)/nginx
+	cp $(ASAN_SRC)/objs/ngx_http_bar_hls_module.so $@.tmp
+	mv -f $@.tmp $@
+
+asan: $(ASAN_DIR)/ngx_bar_hls_module.so
+
+test-asan: setup
+	scripts/setup-asan $(ASAN_DIR)
+	$(MAKE) asan-check
+
+asan-check: asan
+	scripts/test-asan $(ASAN_DIR)
 
 clean:
 	rm -rf $(BUILD) t/servroot*

@@ -1,4 +1,5 @@
-# bench/lib.sh: helpers shared by bench/latency, bench/cpu and bench/held.
+# bench/lib.sh: helpers shared by bench/latency, bench/cpu, bench/held and
+# bench/wakeup.
 # Sourced, not run.  Everything listens on 127.0.0.1 only, every wait is
 # bounded, and cleanup stops only the processes these helpers started, by
 # PID.

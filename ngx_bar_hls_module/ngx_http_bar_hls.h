@@ -13,116 +13,71 @@
 #include <ngx_http.h>
 
 #include "bh_media.h"
+#include "bh_store.h"
 
 
-#define NGX_HTTP_BAR_HLS_MAX_CAMERAS    256
-#define NGX_HTTP_BAR_HLS_MAX_WINDOW     64
-#define NGX_HTTP_BAR_HLS_MAX_PARTS      BH_MAX_SEGMENT_PARTS
-#define NGX_HTTP_BAR_HLS_MAX_INITS      4       /* listed at once */
+#define NGX_HTTP_BAR_HLS_MAX_CAMERAS    BH_MAX_STREAMS
+#define NGX_HTTP_BAR_HLS_MAX_WINDOW     BH_MAX_WINDOW
 #define NGX_HTTP_BAR_HLS_ERR_LEN        256
+#define NGX_HTTP_BAR_HLS_MAX_WAITING    64      /* workers, per camera */
 
 /* max_bitrate: the default, at least 4 x bitrate, and the most allowed */
 #define NGX_HTTP_BAR_HLS_MAX_BITRATE        (20 * 1024 * 1024)
 #define NGX_HTTP_BAR_HLS_MAX_BITRATE_LIMIT  ((size_t) 1024 * 1024 * 1024)
 
+#define NGX_HTTP_BAR_HLS_FULL_QUIET      30      /* sec, zone full episode */
+#define NGX_HTTP_BAR_HLS_LEASE           3000    /* msec without heartbeat */
+#define NGX_HTTP_BAR_HLS_MAX_PART        (16 * 1024 * 1024)
+
+#define NGX_HTTP_BAR_HLS_METHODS         "GET, HEAD, OPTIONS"
+
 
 typedef struct ngx_http_bar_hls_pull_s  ngx_http_bar_hls_pull_t;
 
 
-/* shared zone */
+/*
+ * A camera in the shared zone: its media (the core's store), who pulls
+ * it, and its state for the status page.
+ */
 
 typedef struct {
-    u_char                     *data;
-    uint32_t                    size;
-    uint32_t                    duration;       /* usec */
-    unsigned                    independent:1;
-} ngx_http_bar_hls_part_t;
-
-
-typedef struct {
-    uint64_t                    msn;
-    uint64_t                    first_part;     /* absolute part number */
-    int64_t                     wallclock;      /* usec since the epoch */
-    int64_t                     duration;       /* usec */
-    uint32_t                    nparts;
-    uint32_t                    size;
-    uint32_t                    init_id;
-    unsigned                    discontinuity:1;
-} ngx_http_bar_hls_segment_t;
-
-
-typedef struct {
-    u_char                     *data;
-    size_t                      len;
-    uint32_t                    etag;
-} ngx_http_bar_hls_text_t;
-
-
-typedef struct {
-    u_char                     *data;           /* NULL: free entry */
-    size_t                      size;
-    uint32_t                    id;             /* crc32 of data */
-    time_t                      time;
-} ngx_http_bar_hls_init_t;
-
-
-typedef struct {
-    u_char                      name[65];
-    size_t                      name_len;
+    bh_stream_t                 stream;         /* first: see slot_of() */
 
     /* ownership: one RTSP session per camera for the whole nginx */
     ngx_pid_t                   owner;
     uint64_t                    epoch;
     ngx_msec_t                  heartbeat;      /* wall clock, msec */
+    uint64_t                    generation;     /* last listed in */
 
     /* status */
     bh_state_t                  state;
     u_char                      last_error[NGX_HTTP_BAR_HLS_ERR_LEN];
     uint64_t                    reconnects;
     uint64_t                    bytes_in;
-    u_char                      codecs[64];
-    ngx_uint_t                  width;
-    ngx_uint_t                  height;
     time_t                      since;          /* state entered */
-    time_t                      full;           /* media last dropped */
+    time_t                      refused;        /* a part, logged then */
+    unsigned                    limited:1;      /* by the zone's bound */
 
-    /* configuration of the media below */
-    bh_format_t                 format;
-    ngx_uint_t                  window;
-    int64_t                     target;         /* usec */
-    int64_t                     part_target;    /* usec, 0: no LL-HLS */
-
-    /* media: the current init segment and those still referred to */
-    ngx_http_bar_hls_init_t     inits[NGX_HTTP_BAR_HLS_MAX_INITS];
-    uint32_t                    init_id;        /* the current one */
-
-    ngx_uint_t                  nsegs;          /* ring capacity */
-    ngx_uint_t                  nparts;
-    ngx_http_bar_hls_segment_t *segs;
-    ngx_http_bar_hls_part_t    *parts;
-
-    uint64_t                    first_msn;      /* oldest kept */
-    uint64_t                    next_msn;       /* the open segment */
-    uint64_t                    next_part;
-    uint64_t                    discontinuities;
-    size_t                      bytes;          /* of the parts kept */
-    unsigned                    open:1;         /* next_msn has parts */
-    unsigned                    discontinuity:1;/* mark the next segment */
-    unsigned                    has_init:1;     /* MPEG-TS: stream known */
-    unsigned                    resync:1;       /* drop until a keyframe */
-    unsigned                    retired:1;      /* camera unconfigured */
-
-    ngx_http_bar_hls_text_t     playlist;
-    ngx_http_bar_hls_text_t     delta;          /* _HLS_skip=YES */
-    time_t                      updated;
-    uint64_t                    version;        /* bumped on publish */
+    /* workers holding requests for it: woken as it changes */
+    ngx_pid_t                   waiting[NGX_HTTP_BAR_HLS_MAX_WAITING];
 } ngx_http_bar_hls_slot_t;
 
 
 typedef struct {
-    ngx_uint_t                  nslots;
-    ngx_http_bar_hls_slot_t    *slots[NGX_HTTP_BAR_HLS_MAX_CAMERAS];
+    ngx_pid_t                   pid;
+    uint64_t                    generation;     /* of its configuration */
+} ngx_http_bar_hls_worker_entry_t;
+
+
+typedef struct {
+    bh_store_t                  store;
+    uint64_t                    generation;     /* the newest config's */
+    ngx_uint_t                  loading;        /* a reload is under way */
+    ngx_http_bar_hls_worker_entry_t  workers[NGX_MAX_PROCESSES];
 } ngx_http_bar_hls_shctx_t;
+
+
+#define ngx_http_bar_hls_slot_of(s)  ((ngx_http_bar_hls_slot_t *) (s))
 
 
 /* configuration */
@@ -145,9 +100,10 @@ typedef struct {
     ngx_http_bar_hls_slot_t    *slot;
     ngx_http_bar_hls_pull_t    *pull;           /* owner worker only */
 
-    /* this worker's requests waiting for the camera's next part */
+    /* this worker's requests waiting for the camera to change */
     ngx_queue_t                 waiters;
-    uint64_t                    seen;           /* slot->version seen */
+    uint64_t                    checked;        /* version they saw */
+    ngx_uint_t                  registered;     /* in slot->waiting */
 } ngx_http_bar_hls_camera_t;
 
 
@@ -155,7 +111,10 @@ typedef struct {
     ngx_shm_zone_t             *shm_zone;
     ngx_slab_pool_t            *shpool;
     ngx_http_bar_hls_shctx_t   *sh;
+    bh_alloc_t                  alloc;          /* the slab, locked */
     ngx_array_t                 cameras;        /* of camera_t */
+    uint64_t                    generation;     /* this config's */
+    ngx_uint_t                  loading;        /* set sh->loading */
 } ngx_http_bar_hls_main_conf_t;
 
 
@@ -167,32 +126,46 @@ typedef struct {
 } ngx_http_bar_hls_loc_conf_t;
 
 
-#define NGX_HTTP_BAR_HLS_FULL_QUIET      30      /* sec, zone full episode */
-
-
 extern ngx_module_t  ngx_http_bar_hls_module;
+
+
+/* ngx_http_bar_hls_camera.c */
+
+char *ngx_http_bar_hls_camera(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 /* ngx_http_bar_hls_zone.c */
 
 ngx_int_t ngx_http_bar_hls_init_zone(ngx_shm_zone_t *shm_zone, void *data);
+ngx_int_t ngx_http_bar_hls_zone_commit(ngx_cycle_t *cycle);
+void ngx_http_bar_hls_zone_cleanup(void *data);
 size_t ngx_http_bar_hls_zone_estimate(ngx_http_bar_hls_camera_t *cam);
+void ngx_http_bar_hls_stream_conf(ngx_http_bar_hls_camera_t *cam,
+    bh_stream_conf_t *conf);
+void ngx_http_bar_hls_collect(ngx_http_bar_hls_main_conf_t *bmcf);
+void ngx_http_bar_hls_register_worker(ngx_http_bar_hls_main_conf_t *bmcf);
+ngx_http_bar_hls_camera_t *ngx_http_bar_hls_find(
+    ngx_http_bar_hls_main_conf_t *bmcf, u_char *name, size_t len);
+ngx_msec_t ngx_http_bar_hls_now(void);
+int64_t ngx_http_bar_hls_usec(void);
+
+
+/* ngx_http_bar_hls_lease.c */
+
+ngx_int_t ngx_http_bar_hls_alive(ngx_pid_t pid);
 ngx_int_t ngx_http_bar_hls_acquire(ngx_http_bar_hls_main_conf_t *bmcf,
-    ngx_http_bar_hls_camera_t *cam, uint64_t *epoch);
+    ngx_http_bar_hls_camera_t *cam, uint64_t *epoch, bh_stream_conf_t *sc,
+    ngx_log_t *log);
 ngx_int_t ngx_http_bar_hls_heartbeat(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_http_bar_hls_camera_t *cam, uint64_t epoch);
 void ngx_http_bar_hls_release(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_http_bar_hls_camera_t *cam, uint64_t epoch);
 ngx_int_t ngx_http_bar_hls_publish(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_http_bar_hls_camera_t *cam, uint64_t epoch, bh_chunk_t *chunk,
-    ngx_log_t *log);
+    bh_chunk_t *init, ngx_log_t *log);
 void ngx_http_bar_hls_set_state(ngx_http_bar_hls_main_conf_t *bmcf,
     ngx_http_bar_hls_camera_t *cam, uint64_t epoch, bh_event_t *ev);
-ngx_http_bar_hls_init_t *ngx_http_bar_hls_find_init(
-    ngx_http_bar_hls_slot_t *slot, uint32_t id);
-void ngx_http_bar_hls_collect(ngx_http_bar_hls_main_conf_t *bmcf);
-ngx_http_bar_hls_camera_t *ngx_http_bar_hls_find(
-    ngx_http_bar_hls_main_conf_t *bmcf, u_char *name, size_t len);
 
 
 /* ngx_http_bar_hls_pull.c */
@@ -201,13 +174,35 @@ ngx_int_t ngx_http_bar_hls_init_pulls(ngx_cycle_t *cycle);
 void ngx_http_bar_hls_exit_pulls(ngx_cycle_t *cycle);
 
 
+/* ngx_http_bar_hls_wait.c */
+
+ngx_int_t ngx_http_bar_hls_init_wait(ngx_cycle_t *cycle);
+void ngx_http_bar_hls_exit_wait(ngx_cycle_t *cycle);
+ngx_int_t ngx_http_bar_hls_hold(ngx_http_request_t *r,
+    ngx_http_bar_hls_camera_t *cam, bh_uri_t *u, bh_query_t *q);
+void ngx_http_bar_hls_changed(ngx_http_bar_hls_main_conf_t *bmcf,
+    ngx_http_bar_hls_camera_t *cam);
+
+
 /* ngx_http_bar_hls_handler.c */
 
 ngx_int_t ngx_http_bar_hls_handler(ngx_http_request_t *r);
-void ngx_http_bar_hls_wake(ngx_http_bar_hls_camera_t *cam);
+ngx_int_t ngx_http_bar_hls_respond(ngx_http_request_t *r,
+    ngx_http_bar_hls_camera_t *cam, bh_uri_t *u, bh_query_t *q);
 ngx_int_t ngx_http_bar_hls_output(ngx_http_request_t *r, ngx_buf_t *b);
 ngx_int_t ngx_http_bar_hls_header(ngx_http_request_t *r, char *key,
     u_char *value, size_t len);
+ngx_int_t ngx_http_bar_hls_error(ngx_http_request_t *r, ngx_uint_t status,
+    char *text);
+ngx_int_t ngx_http_bar_hls_unavailable(ngx_http_request_t *r, char *text);
+
+
+/* ngx_http_bar_hls_cors.c */
+
+ngx_int_t ngx_http_bar_hls_cors(ngx_http_request_t *r);
+ngx_int_t ngx_http_bar_hls_preflight(ngx_http_request_t *r);
+char *ngx_http_bar_hls_allow_origin(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
 /* ngx_http_bar_hls_status.c */

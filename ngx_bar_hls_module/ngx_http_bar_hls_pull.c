@@ -50,6 +50,7 @@ struct ngx_http_bar_hls_pull_s {
     uint64_t                        epoch;
     int                             done;       /* atomic, set by thread */
 
+    bh_chunk_t                      init;       /* the session's */
     bh_state_t                      state;      /* as last logged */
     bh_status_t                     status;
     int64_t                         bytes_in;   /* counted in the zone */
@@ -80,7 +81,7 @@ typedef struct {
 static void ngx_http_bar_hls_cycle_cleanup(void *data);
 static void ngx_http_bar_hls_tick(ngx_event_t *ev);
 static ngx_int_t ngx_http_bar_hls_start(ngx_http_bar_hls_pull_t *pull,
-    ngx_log_t *log);
+    bh_stream_conf_t *sc, ngx_log_t *log);
 static void ngx_http_bar_hls_reap(ngx_http_bar_hls_pull_t *pull,
     ngx_uint_t wait);
 static void *ngx_http_bar_hls_thread(void *data);
@@ -272,6 +273,7 @@ ngx_http_bar_hls_tick(ngx_event_t *ev)
     ngx_http_bar_hls_worker_t *w = ev->data;
 
     ngx_uint_t                i, active;
+    bh_stream_conf_t          sc;
     ngx_http_bar_hls_pull_t  *pull;
 
     if (ngx_exiting || ngx_quit || ngx_terminate) {
@@ -298,10 +300,11 @@ ngx_http_bar_hls_tick(ngx_event_t *ev)
         }
 
         if (!pull->running && !w->exiting
-            && ngx_http_bar_hls_acquire(w->bmcf, pull->cam, &pull->epoch)
+            && ngx_http_bar_hls_acquire(w->bmcf, pull->cam, &pull->epoch,
+                                        &sc, ev->log)
                == NGX_OK)
         {
-            if (ngx_http_bar_hls_start(pull, ev->log) != NGX_OK) {
+            if (ngx_http_bar_hls_start(pull, &sc, ev->log) != NGX_OK) {
                 ngx_http_bar_hls_release(w->bmcf, pull->cam, pull->epoch);
             }
         }
@@ -316,7 +319,8 @@ ngx_http_bar_hls_tick(ngx_event_t *ev)
 
 
 static ngx_int_t
-ngx_http_bar_hls_start(ngx_http_bar_hls_pull_t *pull, ngx_log_t *log)
+ngx_http_bar_hls_start(ngx_http_bar_hls_pull_t *pull, bh_stream_conf_t *sc,
+    ngx_log_t *log)
 {
     int                         err;
     sigset_t                    all, old;
@@ -333,9 +337,9 @@ ngx_http_bar_hls_start(ngx_http_bar_hls_pull_t *pull, ngx_log_t *log)
     conf.timeout = (int64_t) cam->timeout * 1000;
     conf.backoff_min = BH_USEC / 2;
     conf.backoff_max = 30 * BH_USEC;
-    conf.segmenter.format = cam->format;
-    conf.segmenter.segment = (int64_t) cam->segment * 1000;
-    conf.segmenter.part = (int64_t) (cam->part ? cam->part : 500) * 1000;
+    conf.segmenter.format = sc->format;
+    conf.segmenter.segment = sc->target;
+    conf.segmenter.part = sc->part;
     conf.segmenter.max_bitrate = cam->max_bitrate;
     conf.on_chunk = ngx_http_bar_hls_on_chunk;
     conf.on_event = ngx_http_bar_hls_on_event;
@@ -405,6 +409,9 @@ ngx_http_bar_hls_reap(ngx_http_bar_hls_pull_t *pull, ngx_uint_t wait)
     pull->core = NULL;
     pull->running = 0;
     pull->stopping = 0;
+
+    free(pull->init.data);
+    ngx_memzero(&pull->init, sizeof(bh_chunk_t));
 }
 
 
@@ -580,9 +587,23 @@ ngx_http_bar_hls_drain(void)
             pull->bytes_in = bytes;
 
             (void) ngx_http_bar_hls_publish(w->bmcf, pull->cam, pull->epoch,
-                                            &msg->chunk, ngx_cycle->log);
-            free(msg->chunk.data);
-            ngx_http_bar_hls_wake(pull->cam);
+                                            &msg->chunk,
+                                            pull->init.data != NULL
+                                            ? &pull->init : NULL,
+                                            ngx_cycle->log);
+
+            if (msg->chunk.type == BH_CHUNK_INIT) {
+
+                /* kept: stored again if the zone had no room for it */
+
+                free(pull->init.data);
+                pull->init = msg->chunk;
+                pull->init.bytes_in = 0;
+
+            } else {
+                free(msg->chunk.data);
+            }
+
             break;
 
         case NGX_HTTP_BAR_HLS_MSG_EVENT:

@@ -67,7 +67,8 @@ ngx_http_bar_hls_status_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    b->last = ngx_cpymem(b->last, "{\"cameras\": {", 13);
+    b->last = ngx_cpymem(b->last, "{\"cameras\": {",
+                         sizeof("{\"cameras\": {") - 1);
 
     if (shpool != NULL) {
         ngx_shmtx_lock(&shpool->mutex);
@@ -117,7 +118,7 @@ ngx_http_bar_hls_status_size(ngx_http_bar_hls_camera_t *cam)
 {
     return NGX_HTTP_BAR_HLS_STATUS_FIXED + cam->name.len
            + 6 * NGX_HTTP_BAR_HLS_ERR_LEN
-           + 6 * sizeof(((ngx_http_bar_hls_slot_t *) NULL)->codecs)
+           + 6 * sizeof(((bh_stream_t *) NULL)->codecs)
            + cam->safe_url.len
            + ngx_escape_json(NULL, cam->safe_url.data, cam->safe_url.len);
 }
@@ -129,8 +130,9 @@ static u_char *
 ngx_http_bar_hls_status_camera(u_char *p, ngx_http_bar_hls_camera_t *cam,
     ngx_http_bar_hls_slot_t *slot, ngx_uint_t first)
 {
-    size_t    len;
-    uint64_t  segments, msn;
+    size_t        len;
+    uint64_t      segments, msn;
+    bh_stream_t  *s;
 
     if (!first) {
         *p++ = ',';
@@ -142,16 +144,12 @@ ngx_http_bar_hls_status_camera(u_char *p, ngx_http_bar_hls_camera_t *cam,
     p = ngx_sprintf(p, "\"%V\": {", &cam->name);
 
     if (slot == NULL) {
-        return ngx_cpymem(p, "\"state\": \"error\"}", 17);
+        return ngx_cpymem(p, "\"state\": \"error\"}",
+                          sizeof("\"state\": \"error\"}") - 1);
     }
 
-    segments = slot->next_msn - slot->first_msn;
-    msn = slot->first_msn;
-
-    if (segments > slot->window) {
-        msn = slot->next_msn - slot->window;
-        segments = slot->window;
-    }
+    s = &slot->stream;
+    segments = bh_stream_listed(s, &msn);
 
     p = ngx_sprintf(p, "\"state\": \"%s\", \"since\": %T, \"last_error\": \"",
                     bh_state_text(slot->state), slot->since);
@@ -162,23 +160,23 @@ ngx_http_bar_hls_status_camera(u_char *p, ngx_http_bar_hls_camera_t *cam,
     p = ngx_sprintf(p, "\", \"reconnects\": %uL, \"media_sequence\": %uL, "
                     "\"segments\": %uL, \"parts\": %uL, \"bytes_in\": %uL, "
                     "\"owner_pid\": %P, \"codecs\": \"",
-                    slot->reconnects, msn, segments, slot->next_part,
+                    slot->reconnects, msn, segments, s->parts_total,
                     slot->bytes_in, slot->owner);
 
-    len = ngx_strnlen(slot->codecs, sizeof(slot->codecs) - 1);
-    p = (u_char *) ngx_escape_json(p, slot->codecs, len);
+    len = ngx_strnlen((u_char *) s->codecs, sizeof(s->codecs) - 1);
+    p = (u_char *) ngx_escape_json(p, (u_char *) s->codecs, len);
 
     p = ngx_sprintf(p, "\", \"width\": %ui, \"height\": %ui, "
                     "\"variant\": \"%s\", \"segment_target_ms\": %M, "
                     "\"part_target_ms\": %M, \"zone_full\": %s, "
                     "\"url\": \"",
-                    slot->width, slot->height,
-                    slot->format == BH_FORMAT_FMP4 ? "fmp4" : "mpegts",
+                    (ngx_uint_t) s->width, (ngx_uint_t) s->height,
+                    cam->format == BH_FORMAT_FMP4 ? "fmp4" : "mpegts",
                     cam->segment, cam->part,
-                    ngx_time() - slot->full < NGX_HTTP_BAR_HLS_FULL_QUIET
-                    ? "true" : "false");
+                    ngx_time() - s->full / BH_USEC
+                    < NGX_HTTP_BAR_HLS_FULL_QUIET ? "true" : "false");
 
     p = (u_char *) ngx_escape_json(p, cam->safe_url.data, cam->safe_url.len);
 
-    return ngx_cpymem(p, "\"}", 2);
+    return ngx_cpymem(p, "\"}", sizeof("\"}") - 1);
 }

@@ -113,7 +113,7 @@ Content-Length: [1-9]\d+
 
 
 
-=== TEST 4: window=2, segment=1s: the oldest segments leave the playlist
+=== TEST 4: window=2, segment=1s: the oldest segments leave the playlist, but three target durations stay (RFC 8216bis 6.2.2)
 --- main_config
 load_module $TEST_NGINX_BAR_HLS_MODULE;
 --- http_config
@@ -124,11 +124,11 @@ location /live/ {
     bar_hls;
 }
 --- init
-BarHls::Test::wait_sequence_ok('/live/ale/index.m3u8', 3, 20, 2);
+BarHls::Test::wait_sequence_ok('/live/ale/index.m3u8', 3, 20, 3);
 --- request
 GET /live/ale/index.m3u8
 --- response_body_like: \A#EXTM3U\n#EXT-X-VERSION:\d+\n#EXT-X-TARGETDURATION:1\n
---- bar_playlist: min=2 max=2 target=1 extinf=1.000
+--- bar_playlist: min=3 max=4 target=1 extinf=1.000
 --- no_error_log
 [error]
 

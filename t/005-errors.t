@@ -70,7 +70,7 @@ Test::More::is(BarHls::Test::http_get("/live/ale/seg-$first.m4s")->{status}, 200
 BarHls::Test::wait_sequence_ok('/live/ale/index.m3u8', 5, 20, 2);
 --- request
 GET /live/ale/index.m3u8
---- bar_playlist: min=2 max=2 target=1
+--- bar_playlist: min=2 max=4 target=1
 --- error_log eval
 qr/\[error\] .*bar_hls: camera "dead": .*Connection refused/
 
@@ -295,7 +295,7 @@ DELETE /live/nosuch/index.m3u8
 === TEST 31: after all that, the live camera is still served
 --- request
 GET /live/ale/index.m3u8
---- bar_playlist: min=2 max=2 target=1
+--- bar_playlist: min=2 max=4 target=1
 --- no_error_log
 [alert]
 [crit]

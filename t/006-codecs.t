@@ -1,5 +1,5 @@
 # What the cameras send: audio other than AAC is transcoded to AAC (the
-# rest of it in t/055-audio.t), video other than H.264 and H.265 is
+# rest of it in t/065-audio.t), video other than H.264 and H.265 is
 # refused, other picture sizes and key frame intervals, frames cut into
 # several slices.
 use strict;

@@ -29,7 +29,7 @@ sub files {
     my $res = http_req('GET', '/live/ale/index.m3u8');
     my ($map) = $res->{body} =~ /^#EXT-X-MAP:URI="([^"]+)"$/m;
     my ($seg) = $res->{body} =~ /^(seg-\d+\.m4s)$/m;
-    my ($part) = $res->{body} =~ /URI="(part-\d+\.0\.m4s)"/;
+    my ($part) = $res->{body} =~ /^#EXT-X-PART:.*URI="(part-\d+\.m4s)"/m;
     return ('index.m3u8', 'init.mp4', $map // 'init-x.mp4', $seg // 'seg-x.m4s',
             $part // 'part-x.m4s');
 }

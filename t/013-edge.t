@@ -10,6 +10,7 @@ use warnings;
 use lib 't/lib';
 use BarHls::Test;
 use BarHls::Http;
+use BarHls::Fault ();
 use Test::Nginx::Socket 'no_plan';
 
 use File::Temp ();
@@ -198,8 +199,9 @@ sub check_part_init {
     my ($block, $body) = @_;
     my $name = $block->name;
     my ($map) = $body =~ /^#EXT-X-MAP:URI="([^"]+)"$/m;
-    my @segs = playlist_msns($body);
-    my ($part) = $body =~ /URI="(part-$segs[-1]\.3\.m4s)"/;
+    my $pl = BarHls::Fault::parse_ll($body);
+    my ($seg) = grep { @{ $_->{parts} } > 3 } reverse @{ $pl->{segments} };
+    my $part = $seg && $seg->{parts}[3]{uri};
     for my $f ("$map", $part // 'part-none.m4s') {
         my $uri = "/live/ale/$f";
         my $direct = http_get($uri);
@@ -221,8 +223,12 @@ sub check_blocking {
     my @seen = map { (parse_playlist($_->{body}) // {})->{segments} } @$res;
     my @bad = grep { !$_ || !@$_ } @seen;
     is(scalar @bad, 0, "$name - every client got a playlist");
-    my @has = grep { $_->{body} =~ /URI="part-$next\.0\.m4s"/ } @$res;
-    is(scalar @has, $Clients, "$name - every one lists part $next.0");
+    my @has = grep {
+        my $p = BarHls::Fault::parse_ll($_->{body});
+        my ($s) = grep { $_->{msn} == $next } @{ $p->{segments} }, $p->{open} || ();
+        $s && @{ $s->{parts} };
+    } @$res;
+    is(scalar @has, $Clients, "$name - every one lists part 0 of seg-$next");
     is(tally(map { hdr1($_, 'Cache-Control') // 'none' } @$res), "public, max-age=12 x$Clients",
        "$name - the blocking reply: max-age 6 x target");
     Test::More::note(sprintf "%s - answered after %.1fs", $name, time - $t0);

@@ -22,11 +22,13 @@ add_response_body_check(\&check_body);
 start_camera(env => 'TEST_NGINX_CAM_PORT', audio => 'aac', gop => 25);
 
 # the names on the live playlist now: (last complete msn, init crc)
+# the newest segment's msn, the init's CRC, a listed part's number
 sub live {
     my $res = http_req('GET', '/live/ale/index.m3u8');
     my @msns = playlist_msns($res->{body});
     my ($crc) = $res->{body} =~ /^#EXT-X-MAP:URI="init-([0-9a-f]{8})\.mp4"$/m;
-    return ($msns[-1] // 1, $crc // '00000000');
+    my ($part) = $res->{body} =~ /^#EXT-X-PART:.*URI="part-(\d+)\.m4s"/m;
+    return ($msns[-1] // 1, $crc // '00000000', $part // 1);
 }
 
 sub raw_status_ok {
@@ -54,7 +56,7 @@ sub get_path {
 
 # [path, allowed statuses, from the module (its 404: text/plain etc.)]
 sub hostile_paths {
-    my ($m, $crc) = @_;
+    my ($m, $crc, $p) = @_;
     my $up = uc $crc;
     my $long = 'a' x 65;
     return (
@@ -101,7 +103,7 @@ sub hostile_paths {
         ['/live/ale/index.m3u8/', [404], 1],
         ['/live/ale/index.m3u8/x', [404], 1],
         ['/live/ale/init.mp4.gz', [404], 1],
-        ['/live/ale/master.m3u8', [404], 1],
+        ['/live/ale/main.m3u8', [404], 1],
         ["/live/ale/seg-$m.mp4", [404], 1],
         ["/live/ale/seg-$m.ts", [404], 1],
         ["/live/ale/part-$m.0.ts", [404], 1],
@@ -111,7 +113,9 @@ sub hostile_paths {
         ["/live/ale/seg-$m", [404], 1],
         ['/live/ale/seg-.m4s', [404], 1],
         ['/live/ale/part-.m4s', [404], 1],
-        ["/live/ale/part-$m.m4s", [404], 1],
+        ["/live/ale/part-0$p.m4s", [404], 1],
+        ["/live/ale/part-$p.M4S", [404], 1],
+        ["/live/ale/part-+$p.m4s", [404], 1],
         ["/live/ale/part-$m..m4s", [404], 1],
         ["/live/ale/part-$m.0.0.m4s", [404], 1],
         # hexadecimal: lower case, 8 digits
@@ -163,8 +167,8 @@ sub hostile_paths {
 sub check_paths {
     my ($block) = @_;
     my $name = $block->name;
-    my ($m, $crc) = live();
-    for my $h (hostile_paths($m, $crc)) {
+    my ($m, $crc, $p) = live();
+    for my $h (hostile_paths($m, $crc, $p)) {
         my ($path, $ok, $module) = @$h;
         my $res = get_path($path);
         my $short = length $path > 80 ? substr($path, 0, 60) . '...(' . length($path) . ')' : $path;
@@ -179,8 +183,8 @@ sub check_paths {
 sub check_media_query {
     my ($block) = @_;
     my $name = $block->name;
-    my ($m, $crc) = live();
-    for my $path ("/live/ale/seg-$m.m4s?x=1", "/live/ale/part-$m.0.m4s?foo",
+    my ($m, $crc, $p) = live();
+    for my $path ("/live/ale/seg-$m.m4s?x=1", "/live/ale/part-$p.m4s?foo",
                   "/live/ale/init-$crc.mp4?v=2", '/live/ale/init.mp4?cachebuster=123',
                   "/live/ale/seg-$m.m4s?_HLS_msn=1") {
         my $res = get_path($path);
@@ -256,10 +260,10 @@ sub check_raw {
 sub check_fuzz {
     my ($block) = @_;
     my $name = $block->name;
-    my ($m, $crc) = live();
+    my ($m, $crc, $p) = live();
     srand(20261125);
     my @base = ('ale/index.m3u8', 'ale/init.mp4', "ale/init-$crc.mp4", "ale/seg-$m.m4s",
-                "ale/part-$m.1.m4s", "ale/index.m3u8?_HLS_msn=$m&_HLS_part=1&_HLS_skip=YES");
+                "ale/part-$p.m4s", "ale/index.m3u8?_HLS_msn=$m&_HLS_part=1&_HLS_skip=YES");
     my @alphabet = ('%00', '%2e', '%2f', '%25', '/', '.', '..', '-', '0', '9', 'a', 'F', '%', '?',
                     '&', '=', '%ff', '%c0%ae', '~', ';', ' ', '+', '_HLS_msn=', "\t", '%0d%0a');
     my (%status, @bad);

@@ -8,6 +8,7 @@ use warnings;
 use lib 't/lib';
 use BarHls::Test;
 use BarHls::Http;
+use BarHls::Fault ();
 use Test::Nginx::Socket 'no_plan';
 
 log_level('info');
@@ -73,9 +74,9 @@ sub check_ll {
     like($body, qr/^#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES/m, "$name - EXT-X-SERVER-CONTROL");
     my @parts = $body =~ /^#EXT-X-PART:.*URI="([^"]+)"/mg;
     ok(@parts >= 5, "$name - parts listed (" . scalar(@parts) . ')');
-    is(scalar(grep { !/^part-\d+\.\d+\.ts$/ } @parts), 0, "$name - parts are part-<msn>.<n>.ts")
+    is(scalar(grep { !/^part-\d+\.ts$/ } @parts), 0, "$name - parts are part-<n>.ts")
         or diag("@parts");
-    like($body, qr/^#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-\d+\.\d+\.ts"$/m,
+    like($body, qr/^#EXT-X-PRELOAD-HINT:TYPE=PART,URI="part-\d+\.ts"$/m,
          "$name - EXT-X-PRELOAD-HINT of a .ts part");
 }
 
@@ -128,39 +129,41 @@ sub check_media {
         }
         # there is no init segment, nor fMP4 names
         my ($msn) = $segs[0] =~ /(\d+)/;
-        for my $f ('init.mp4', "seg-$msn.m4s", "part-$msn.0.m4s") {
+        my ($part) = $body =~ /URI="part-(\d+)\.ts"/;
+        for my $f ('init.mp4', "seg-$msn.m4s", 'part-' . ($part // $msn) . '.m4s') {
             my $res = http_req('GET', "/live/$cam/$f");
             is($res->{status}, 404, "$name - $cam/$f: 404");
         }
     }
 }
 
-# LL parts: part-<msn>.<n>.ts, MPEG-TS each, and a segment is its parts
+# LL parts: part-<n>.ts, MPEG-TS each, and a segment is its parts
 sub check_parts {
     my ($block, $body) = @_;
     my $name = $block->name;
-    my @segs = $body =~ /^seg-(\d+)\.ts$/mg;
-    my $msn = $segs[-1];
-    my @parts = $body =~ /URI="(part-$msn\.\d+\.ts)"/g;
+    my $pl = BarHls::Fault::parse_ll($body);
+    my ($seg) = grep { @{ $_->{parts} } } reverse @{ $pl->{segments} };
+    my $msn = $seg->{msn};
+    my @parts = map { $_->{uri} } @{ $seg->{parts} };
     ok(@parts >= 5, "$name - segment $msn lists " . scalar(@parts) . ' parts');
     my $all = '';
-    for my $p (@parts) {
+    for my $i (0 .. $#parts) {
+        my $p = $parts[$i];
         my $res = http_req('GET', "/live/ts/$p");
         is($res->{status}, 200, "$name - $p: 200");
         is(hdr1($res, 'Content-Type'), 'video/mp2t', "$name - $p: video/mp2t");
-        ts_ok($name, $p, $res->{body}, $p =~ /\.0\.ts$/);
+        ts_ok($name, $p, $res->{body}, $i == 0);
         $all .= $res->{body};
     }
-    my $seg = http_req('GET', "/live/ts/seg-$msn.ts")->{body};
-    ok(length $seg && $all eq $seg, "$name - seg-$msn.ts is its parts one after another ("
-       . length($all) . ' vs ' . length($seg) . ')');
-    # a blocking reload for the next part answers with it listed
-    my ($next_msn, $next_part) = $body =~ /PRELOAD-HINT:TYPE=PART,URI="part-(\d+)\.(\d+)\.ts"/;
+    my $whole = http_req('GET', "/live/ts/seg-$msn.ts")->{body};
+    ok(length $whole && $all eq $whole, "$name - seg-$msn.ts is its parts one after another ("
+       . length($all) . ' vs ' . length($whole) . ')');
+    # a blocking reload for the next part answers with the hinted part
+    my ($next_msn, $next_part, $uri) = @{ $pl->{hint} }{qw(msn part uri)};
     my $res = http_req('GET', "/live/ts/index.m3u8?_HLS_msn=$next_msn&_HLS_part=$next_part",
                        timeout => 15);
-    is($res->{status}, 200, "$name - blocking reload for part $next_msn.$next_part: 200");
-    like($res->{body}, qr/URI="part-$next_msn\.$next_part\.ts"/,
-         "$name - blocking reload: part $next_msn.$next_part is listed");
+    is($res->{status}, 200, "$name - blocking reload for part $next_part of seg-$next_msn: 200");
+    like($res->{body}, qr/URI="\Q$uri\E"/, "$name - blocking reload: the hinted $uri is listed");
 }
 
 sub probe_ok {
@@ -226,7 +229,7 @@ GET /live/tsc/index.m3u8
 
 
 
-=== TEST 4: parts: part-<msn>.<n>.ts, a segment is its parts
+=== TEST 4: parts: part-<n>.ts, a segment is its parts
 --- request
 GET /live/ts/index.m3u8
 --- bar_check: parts

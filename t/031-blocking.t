@@ -27,10 +27,11 @@ our $Cam = start_camera(env => 'TEST_NGINX_CAM_PORT', gop => 25);
 $ENV{TEST_NGINX_BAR_PORT2} = free_port();
 our $Port2 = $ENV{TEST_NGINX_BAR_PORT2};
 
-# the next part the playlist hints at: (msn, part, playlist)
+# the next part the playlist hints at: (msn, part, playlist, its URI):
+# the part it names, whichever segment it begins or ends
 sub hint {
     my $pl = parse_ll(http_get('/live/ale/index.m3u8')->{content}) or return;
-    return ($pl->{hint}{msn}, $pl->{hint}{part}, $pl);
+    return ($pl->{hint}{msn}, $pl->{hint}{part}, $pl, $pl->{hint}{uri});
 }
 
 # the pids that logged these request URIs on the second server
@@ -70,17 +71,18 @@ sub summary {
 sub check_next_part {
     my ($block) = @_;
     my $name = $block->name;
-    my ($m, $n) = hint();
-    ok(defined $m, "$name - the playlist hints at part-$m.$n") or return;
+    my ($m, $n, undef, $uri) = hint();
+    ok(defined $m, "$name - the playlist hints at $uri, part $n of seg-$m") or return;
     # a distinct cache buster each, to tell the requests apart in the log
     my @uris = map { "/live/ale/index.m3u8?_HLS_msn=$m&_HLS_part=$n&t=$_" } 1 .. 12;
     my $t0 = time;
     my $res = parallel_get([map { [$_, $Port2] } @uris], timeout => 15);
-    is(summary(@$res), '200 x12', "$name - 12 blocking requests for part-$m.$n: all 200");
-    my @missing = grep { !listed_parts($_->{body})->{"part-$m.$n.m4s"} } @$res;
-    ok(!@missing, "$name - every answer lists part-$m.$n.m4s") or diag($missing[0]{body});
+    is(summary(@$res), '200 x12', "$name - 12 blocking requests for part $n of seg-$m: all 200");
+    # the hinted part, in seg-$m or, if a keyframe ended it, in the next
+    my @missing = grep { !listed_parts($_->{body})->{$uri} } @$res;
+    ok(!@missing, "$name - every answer lists $uri") or diag($missing[0]{body});
     my @took = sort { $a <=> $b } map { $_->{took} // 99 } @$res;
-    measure('blocking for the next part part-%s.%s: answered after %.3f .. %.3f s', $m, $n, $took[0], $took[-1]);
+    measure('blocking for the next part %s: answered after %.3f .. %.3f s', $uri, $took[0], $took[-1]);
     ok($took[-1] < 3, "$name - all answered before the 3 s block timeout");
     my $pids = served_by(@uris);
     ok(keys %$pids >= 2, "$name - by both workers (" . join(', ', map { "$_: $pids->{$_}" } sort keys %$pids) . ')');
@@ -147,11 +149,11 @@ sub stall {
     pause_camera($main::Cam);
     # what was in flight arrives; then nothing
     sleep 1.5;
-    my ($m, $n) = hint();
+    my ($m, $n, undef, $uri) = hint();
     my @uris = map { "/live/ale/index.m3u8?_HLS_msn=$m&_HLS_part=$n&t=x$_" } 1 .. 8;
-    $StallRes = { uris => \@uris, m => $m, n => $n,
+    $StallRes = { uris => \@uris, m => $m, n => $n, uri => $uri,
                   res => parallel_get([(map { [$_, $Port2] } @uris),
-                                       "/live/ale/part-$m.$n.m4s"], timeout => 20) };
+                                       "/live/ale/$uri"], timeout => 20) };
     resume_camera($main::Cam);
 }
 
@@ -169,7 +171,7 @@ sub check_stalled {
     is($res[0]{headers}{'cache-control'}, 'no-store', "$name - Cache-Control: no-store");
     my $pids = served_by(@{ $StallRes->{uris} });
     ok(keys %$pids >= 2, "$name - from both workers (" . join(', ', map { "$_: $pids->{$_}" } sort keys %$pids) . ')');
-    is($part->{status}, 503, "$name - the hinted part-$StallRes->{m}.$StallRes->{n}.m4s: 503 too");
+    is($part->{status}, 503, "$name - the hinted $StallRes->{uri}: 503 too");
     ok(wait_for_log(qr/\[info\] .*bar_hls: camera "ale": no new media in time for a waiting request/, 3, $StallMark),
        "$name - logged at info");
     # and it goes on

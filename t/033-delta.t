@@ -100,13 +100,13 @@ sub check_blocking_delta {
     my ($block) = @_;
     my $name = $block->name;
     my $pl = parse_ll(http_get('/live/ale/index.m3u8')->{content});
-    my ($m, $n) = ($pl->{hint}{msn}, $pl->{hint}{part});
+    my ($m, $n, $uri) = ($pl->{hint}{msn}, $pl->{hint}{part}, $pl->{hint}{uri});
     my $res = parallel_get(["/live/ale/index.m3u8?_HLS_msn=$m&_HLS_part=$n&_HLS_skip=YES"], timeout => 10)->[0];
     is($res->{status}, 200, "$name - 200");
     my $d = parse_ll($res->{body});
     ok($d && $d->{skipped}, "$name - a delta update") or diag($res->{body});
-    ok((grep { $_->{uri} eq "part-$m.$n.m4s" } map { @{ $_->{parts} } } @{ $d->{segments} }, $d->{open} || ()),
-       "$name - listing part-$m.$n.m4s");
+    ok((grep { $_->{uri} eq $uri } map { @{ $_->{parts} } } @{ $d->{segments} }, $d->{open} || ()),
+       "$name - listing $uri, the part hinted before");
 }
 
 # no LL-HLS: nothing to skip, the full playlist

@@ -249,6 +249,10 @@ bh_avc_parse_sps(const uint8_t *nal, size_t size, bh_avc_sps_t *sps)
     w = (w + 1) * 16;
     h = (h + 1) * 16 * (2 - frame_mbs_only);
 
+    if (h > BH_AVC_MAX_SIZE) {
+        return BH_INVALID;
+    }
+
     if (chroma == 0) {
         unit_x = 1;
         unit_y = 2 - frame_mbs_only;

@@ -31,7 +31,9 @@ typedef enum {
     BH_EOF,                 /* camera closed the stream */
     BH_PROTOCOL,            /* not RTSP or garbage on the wire */
     BH_STOPPED,             /* stop requested */
-    BH_LIMIT                /* the camera went past a bound */
+    BH_LIMIT,               /* the camera went past a bound */
+    BH_AGAIN,               /* not yet: wait for the stream to change */
+    BH_NOTFOUND             /* gone, or never */
 } bh_status_t;
 
 
@@ -68,6 +70,7 @@ typedef struct {
     int64_t             start;          /* usec on the output timeline */
     int64_t             wallclock;      /* usec since the epoch (PDT) */
     int64_t             bytes_in;       /* from the camera, cumulative */
+    uint32_t            frames;         /* video samples in it */
     unsigned            segment_start:1;/* first part of a new segment */
     unsigned            independent:1;  /* starts with a keyframe */
     unsigned            discontinuity:1;/* media before it was dropped */
@@ -134,6 +137,7 @@ void bh_segmenter_destroy(bh_segmenter_t *sg);
 /* playlist writer */
 
 typedef struct {
+    uint64_t            number;         /* part-<number>.m4s */
     int64_t             duration;       /* usec */
     unsigned            independent:1;
 } bh_playlist_part_t;
@@ -153,9 +157,10 @@ typedef struct {
 
 typedef struct {
     bh_format_t         format;
-    int64_t             target;         /* configured target, usec */
+    int64_t             target;         /* at least this, usec */
     int64_t             part_target;    /* usec; 0: no Low-Latency HLS */
     uint64_t            discontinuity_sequence;
+    uint64_t            hint;           /* the next part's number */
 
     bh_playlist_segment_t  *segments;   /* complete, oldest first */
     size_t              nsegments;
@@ -164,6 +169,18 @@ typedef struct {
 
     unsigned            skip:1;         /* delta update (EXT-X-SKIP) */
 } bh_playlist_t;
+
+
+/* the multivariant playlist: one variant, the media playlist */
+
+typedef struct {
+    uint64_t            bandwidth;      /* bits/s, peak segment */
+    uint64_t            average;        /* bits/s */
+    const char         *codecs;
+    uint32_t            width;
+    uint32_t            height;
+    uint32_t            frame_rate;     /* frames per 1000 s */
+} bh_variant_t;
 
 
 /* returns the length written, or 0 when the buffer is too small */
@@ -175,15 +192,23 @@ size_t bh_playlist_size(const bh_playlist_t *pl);
 /* segments a delta update leaves out (CAN-SKIP-UNTIL), 0 if none */
 size_t bh_playlist_skippable(const bh_playlist_t *pl);
 
+/* TARGETDURATION, seconds: at least target, and the longest segment */
+int64_t bh_playlist_target(const bh_playlist_t *pl);
+
+/* the multivariant playlist; the length written, or 0 */
+size_t bh_playlist_multivariant(const bh_variant_t *v, char *buf,
+    size_t len);
+
 
 /* request paths and query arguments */
 
 #define BH_MAX_MSN          ((uint64_t) 1 << 53)
-#define BH_MAX_PART         9999
+#define BH_MAX_PART         9999    /* _HLS_part */
 
 
 typedef enum {
     BH_URI_PLAYLIST = 0,
+    BH_URI_MULTIVARIANT,
     BH_URI_INIT,
     BH_URI_SEGMENT,
     BH_URI_PART
@@ -195,8 +220,8 @@ typedef struct {
     size_t              camera_len;
     bh_uri_type_t       type;
     bh_format_t         format;         /* SEGMENT, PART */
-    uint64_t            msn;            /* SEGMENT, PART */
-    uint32_t            part;           /* PART */
+    uint64_t            msn;            /* SEGMENT */
+    uint64_t            part;           /* PART: the stream's part number */
     uint32_t            init_id;        /* INIT, unless current */
     unsigned            current:1;      /* init.mp4 */
 } bh_uri_t;
@@ -306,6 +331,8 @@ void bh_url_password(const char *url, char *buf, size_t len);
  */
 void bh_redact_text(const char *text, const char *secret, char *buf,
     size_t len);
+
+uint32_t bh_crc32(const void *data, size_t len);   /* IEEE 802.3 */
 
 int64_t bh_wallclock(void);             /* usec since the epoch */
 int64_t bh_monotonic(void);             /* usec, monotonic */

@@ -276,13 +276,15 @@ bh_mux_packet(bh_segmenter_t *sg, bh_track_t *t, AVPacket *pkt, char *err,
     pkt->pos = -1;
 
     /*
-     * An MPEG-TS segment is decoded from its first keyframe on, with the
-     * parameter sets in band: make sure they come first, whatever order
-     * the camera sent them in (a PPS before its SPS is seen).
+     * MPEG-TS carries the parameter sets in band: every keyframe starts
+     * with them, whatever order the camera sent them in (a PPS before its
+     * SPS is seen), and so does every part's first frame, since players
+     * that remux TS (Shaka's, video.js's) make an init segment of each
+     * part they get.
      */
 
     if (sg->conf.format == BH_FORMAT_MPEGTS && t == &sg->video
-        && (pkt->flags & AV_PKT_FLAG_KEY)
+        && ((pkt->flags & AV_PKT_FLAG_KEY) || sg->part_frames == 0)
         && !sg->codec->leads_with_parameter_sets(pkt->data, pkt->size)
         && sg->vpar->extradata_size > 0)
     {
@@ -295,6 +297,7 @@ bh_mux_packet(bh_segmenter_t *sg, bh_track_t *t, AVPacket *pkt, char *err,
 
     sg->part_bytes += pkt->size;
     sg->part_samples++;
+    sg->part_frames += (t == &sg->video);
 
     rc = av_write_frame(sg->oc, pkt);
 
@@ -352,12 +355,13 @@ bh_mux_part(bh_segmenter_t *sg, bh_chunk_t *chunk)
         return BH_NOMEM;
     }
 
+    if (sg->out_len == 0) {
+        return BH_NOSPACE;                  /* the part goes on: keep counting */
+    }
+
     sg->part_bytes = 0;
     sg->part_samples = 0;
-
-    if (sg->out_len == 0) {
-        return BH_NOSPACE;
-    }
+    sg->part_frames = 0;
 
     return bh_take_output(sg, chunk);
 }

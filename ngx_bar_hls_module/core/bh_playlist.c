@@ -4,7 +4,8 @@
  * Low-Latency (RFC 8216bis: EXT-X-PART, EXT-X-PRELOAD-HINT, blocking
  * reload and delta updates).
  *
- * URIs are relative: init-<id>.mp4, seg-<msn>.<ext>, part-<msn>.<n>.<ext>.
+ * URIs are relative: init-<id>.mp4, seg-<msn>.<ext>, part-<n>.<ext> (parts
+ * numbered for the whole stream, not within their segment).
  */
 
 
@@ -33,11 +34,17 @@ static void bh_printf(bh_writer_t *w, const char *fmt, ...)
 static void bh_print_pdt(bh_writer_t *w, int64_t wallclock);
 static void bh_print_parts(bh_writer_t *w, const bh_playlist_t *pl,
     const bh_playlist_segment_t *s);
-static int64_t bh_target_duration(const bh_playlist_t *pl);
 
 
 /* seconds and milliseconds, rounded to the millisecond */
 #define bh_sec(usec)   ((usec) + 500) / 1000000, ((usec) + 500) % 1000000 / 1000
+
+/*
+ * A part's, down to the millisecond: the segmenter may let a part run
+ * past PART-TARGET by less than one (a camera's clock is not exact), and
+ * its DURATION must not say more than PART-TARGET.
+ */
+#define bh_sec_floor(usec)   (usec) / 1000000, (usec) % 1000000 / 1000
 
 
 size_t
@@ -71,7 +78,7 @@ bh_playlist_skippable(const bh_playlist_t *pl)
 
     /* keep at least CAN-SKIP-UNTIL of media after the skipped segments */
 
-    until = bh_target_duration(pl) * BH_USEC * BH_SKIP_TARGETS;
+    until = bh_playlist_target(pl) * BH_USEC * BH_SKIP_TARGETS;
     rest = 0;
 
     for (i = 0; i < pl->nsegments; i++) {
@@ -105,7 +112,7 @@ bh_playlist_write(const bh_playlist_t *pl, char *buf, size_t len)
     w.overflow = 0;
 
     ext = (pl->format == BH_FORMAT_FMP4) ? "m4s" : "ts";
-    target = bh_target_duration(pl);
+    target = bh_playlist_target(pl);
 
     bh_printf(&w, "#EXTM3U\n"
                   "#EXT-X-VERSION:%d\n"
@@ -180,18 +187,10 @@ bh_playlist_write(const bh_playlist_t *pl, char *buf, size_t len)
 
     if (pl->part_target) {
 
-        /* the part that comes next: the open segment's, or a new one's */
+        /* the part that comes next, whichever segment it begins or ends */
 
-        if (pl->open != NULL) {
-            bh_printf(&w, "#EXT-X-PRELOAD-HINT:TYPE=PART,"
-                          "URI=\"part-%" PRIu64 ".%zu.%s\"\n",
-                      pl->open->msn, pl->open->nparts, ext);
-
-        } else if (pl->nsegments) {
-            bh_printf(&w, "#EXT-X-PRELOAD-HINT:TYPE=PART,"
-                          "URI=\"part-%" PRIu64 ".0.%s\"\n",
-                      pl->segments[pl->nsegments - 1].msn + 1, ext);
-        }
+        bh_printf(&w, "#EXT-X-PRELOAD-HINT:TYPE=PART,"
+                      "URI=\"part-%" PRIu64 ".%s\"\n", pl->hint, ext);
     }
 
     if (w.overflow) {
@@ -217,15 +216,16 @@ bh_print_parts(bh_writer_t *w, const bh_playlist_t *pl,
 
     for (i = 0; i < s->nparts; i++) {
         bh_printf(w, "#EXT-X-PART:DURATION=%" PRId64 ".%03" PRId64 ","
-                     "URI=\"part-%" PRIu64 ".%zu.%s\"%s\n",
-                  bh_sec(s->parts[i].duration), s->msn, i, ext,
+                     "URI=\"part-%" PRIu64 ".%s\"%s\n",
+                  bh_sec_floor(s->parts[i].duration), s->parts[i].number,
+                  ext,
                   s->parts[i].independent ? ",INDEPENDENT=YES" : "");
     }
 }
 
 
-static int64_t
-bh_target_duration(const bh_playlist_t *pl)
+int64_t
+bh_playlist_target(const bh_playlist_t *pl)
 {
     size_t   i;
     int64_t  target, d;
@@ -243,6 +243,39 @@ bh_target_duration(const bh_playlist_t *pl)
     }
 
     return target > 0 ? target : 1;
+}
+
+
+size_t
+bh_playlist_multivariant(const bh_variant_t *v, char *buf, size_t len)
+{
+    bh_writer_t  w;
+
+    w.buf = buf;
+    w.len = len;
+    w.pos = 0;
+    w.overflow = 0;
+
+    bh_printf(&w, "#EXTM3U\n"
+                  "#EXT-X-VERSION:7\n"
+                  "#EXT-X-INDEPENDENT-SEGMENTS\n"
+                  "#EXT-X-STREAM-INF:BANDWIDTH=%" PRIu64
+                  ",AVERAGE-BANDWIDTH=%" PRIu64 ",CODECS=\"%s\"",
+              v->bandwidth, v->average, v->codecs);
+
+    if (v->width && v->height) {
+        bh_printf(&w, ",RESOLUTION=%" PRIu32 "x%" PRIu32, v->width,
+                  v->height);
+    }
+
+    if (v->frame_rate) {
+        bh_printf(&w, ",FRAME-RATE=%" PRIu32 ".%03" PRIu32,
+                  v->frame_rate / 1000, v->frame_rate % 1000);
+    }
+
+    bh_printf(&w, "\nindex.m3u8\n");
+
+    return w.overflow ? 0 : w.pos;
 }
 
 

@@ -21,6 +21,7 @@
 #include <libavutil/opt.h>
 
 #include "bh_media.h"
+#include "bh_arrival.h"
 #include "bh_pull_audio.h"
 
 
@@ -53,11 +54,11 @@ struct bh_pull_s {
 
 typedef struct {
     bh_pull_t          *pull;
+    bh_segmenter_t     *sg;
+    bh_pull_audio_t    *audio;          /* the camera's audio, if any */
     int64_t             started;        /* monotonic, first part */
-
-    int64_t             playing;        /* wall clock after PLAY */
-    int64_t             first_ts;       /* usec, first video timestamp */
-    unsigned            caught_up:1;
+    char               *err;
+    size_t              errlen;
     unsigned            limited:1;      /* media dropped over a bound */
 } bh_session_ctx_t;
 
@@ -72,8 +73,7 @@ static int bh_stopped(bh_pull_t *pull);
 static bh_status_t bh_session(bh_pull_t *pull, char *err, size_t errlen,
     int64_t *streamed);
 static bh_status_t bh_av_status(bh_pull_t *pull, int rc);
-static int64_t bh_arrival(bh_session_ctx_t *ctx, AVPacket *pkt,
-    AVStream *vs);
+static bh_status_t bh_write(void *data, AVPacket *pkt, int64_t wallclock);
 static void bh_on_chunk(void *data, bh_chunk_t *chunk);
 static void bh_event(bh_pull_t *pull, bh_state_t state, bh_status_t status,
     const char *message, int64_t retry_in);
@@ -234,10 +234,12 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
 {
     int                 rc, v, a, i;
     char                buf[AV_ERROR_MAX_STRING_SIZE], msg[256];
+    int64_t             start;
     AVPacket           *pkt;
     AVStream           *vs;
     bh_status_t         st;
     AVDictionary       *opts;
+    bh_arrival_t       *ar;
     bh_segmenter_t     *sg;
     bh_pull_audio_t     audio;
     AVFormatContext    *ic;
@@ -275,11 +277,14 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
     audio.audio = NULL;
     audio.index = -1;
 
+    ar = NULL;
+
     ctx.pull = pull;
+    ctx.sg = NULL;
+    ctx.audio = &audio;
     ctx.started = 0;
-    ctx.playing = bh_wallclock();
-    ctx.first_ts = AV_NOPTS_VALUE;
-    ctx.caught_up = 0;
+    ctx.err = err;
+    ctx.errlen = errlen;
     ctx.limited = 0;
 
     bh_deadline(pull, pull->conf.timeout + 2 * BH_USEC);
@@ -351,8 +356,12 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
 
     bh_segmenter_frame_rate(sg, vs->r_frame_rate.num, vs->r_frame_rate.den);
 
+    ctx.sg = sg;
+
     pkt = av_packet_alloc();
-    if (pkt == NULL) {
+    ar = bh_arrival_create(v, vs->time_base.num, vs->time_base.den);
+
+    if (pkt == NULL || ar == NULL) {
         st = BH_NOMEM;
         goto done;
     }
@@ -360,6 +369,7 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
     for ( ;; ) {
         bh_deadline(pull, pull->conf.timeout);
 
+        start = bh_wallclock();
         rc = av_read_frame(ic, pkt);
 
         if (rc < 0) {
@@ -377,33 +387,14 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
 
         pull->bytes_in += pkt->size;
 
-        if (pkt->stream_index == audio.index) {
-            st = bh_pull_audio_write(&audio, sg, pkt,
-                                     bh_arrival(&ctx, pkt, vs), err, errlen);
-
-        } else {
-            st = bh_segmenter_write(sg, pkt, bh_arrival(&ctx, pkt, vs), err,
-                                    errlen);
-        }
-
-        av_packet_unref(pkt);
-
-        if (st == BH_LIMIT) {
-
-            /* the segmenter resumes by itself at the next keyframe */
-
-            if (!ctx.limited) {
-                ctx.limited = 1;
-                bh_event(pull, BH_STATE_LIMITED, BH_LIMIT, err, 0);
-            }
-
-            continue;
-        }
+        st = bh_arrival_push(ar, pkt, start, bh_wallclock(), bh_write, &ctx);
 
         if (st != BH_OK) {
             break;
         }
     }
+
+    (void) bh_arrival_flush(ar, bh_wallclock(), bh_write, &ctx);
 
     bh_pull_audio_close(&audio, sg);
     bh_segmenter_flush(sg);
@@ -416,6 +407,7 @@ done:
 
     bh_pull_audio_close(&audio, NULL);
     av_packet_free(&pkt);
+    bh_arrival_destroy(ar);
     bh_segmenter_destroy(sg);
 
     /* the TEARDOWN must not wait for a camera that is gone */
@@ -429,44 +421,37 @@ done:
 }
 
 
-/*
- * When the packet reached us, for PROGRAM-DATE-TIME.  The packets
- * libavformat read while probing the stream come out late, in a burst:
- * until the reading catches up with the camera, they are dated by their
- * timestamps from the moment the stream started playing.
- */
+/* a packet, dated (core/bh_arrival.c), to the segmenter */
 
-static int64_t
-bh_arrival(bh_session_ctx_t *ctx, AVPacket *pkt, AVStream *vs)
+static bh_status_t
+bh_write(void *data, AVPacket *pkt, int64_t wallclock)
 {
-    int64_t  now, ts, when;
+    bh_session_ctx_t  *ctx = data;
 
-    now = bh_wallclock();
+    bh_status_t  st;
 
-    if (ctx->caught_up || pkt->stream_index != vs->index) {
-        return now;
+    if (pkt->stream_index == ctx->audio->index) {
+        st = bh_pull_audio_write(ctx->audio, ctx->sg, pkt, wallclock,
+                                 ctx->err, ctx->errlen);
+
+    } else {
+        st = bh_segmenter_write(ctx->sg, pkt, wallclock, ctx->err,
+                                ctx->errlen);
     }
 
-    ts = (pkt->dts != AV_NOPTS_VALUE) ? pkt->dts : pkt->pts;
+    if (st == BH_LIMIT) {
 
-    if (ts == AV_NOPTS_VALUE) {
-        return ctx->first_ts == AV_NOPTS_VALUE ? ctx->playing : now;
+        /* the segmenter resumes by itself at the next keyframe */
+
+        if (!ctx->limited) {
+            ctx->limited = 1;
+            bh_event(ctx->pull, BH_STATE_LIMITED, BH_LIMIT, ctx->err, 0);
+        }
+
+        return BH_OK;
     }
 
-    ts = av_rescale_q(ts, vs->time_base, AV_TIME_BASE_Q);
-
-    if (ctx->first_ts == AV_NOPTS_VALUE) {
-        ctx->first_ts = ts;
-    }
-
-    when = ctx->playing + (ts - ctx->first_ts);
-
-    if (when >= now - BH_USEC / 50) {
-        ctx->caught_up = 1;
-        return now;
-    }
-
-    return when;
+    return st;
 }
 
 

@@ -45,6 +45,8 @@ static bh_status_t bh_limit(bh_segmenter_t *sg, char *err, size_t errlen,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static bh_status_t bh_write_video(bh_segmenter_t *sg, AVPacket *pkt,
     int64_t wallclock, char *err, size_t errlen);
+static bh_status_t bh_speed(bh_segmenter_t *sg, int64_t media,
+    int64_t arrival, char *err, size_t errlen);
 static bh_status_t bh_cut(bh_segmenter_t *sg, AVPacket *pkt, int key,
     int64_t now, int64_t wallclock, char *err, size_t errlen);
 static bh_status_t bh_write_audio(bh_segmenter_t *sg, AVPacket *pkt,
@@ -374,6 +376,11 @@ bh_write_video_timed(bh_segmenter_t *sg, AVPacket *pkt, int64_t wallclock,
     dts = bh_track_map(&sg->video, pkt, &sg->origin);
     now = bh_usec(dts, sg->video.out_tb);
 
+    st = bh_speed(sg, now, wallclock, err, errlen);
+    if (st != BH_OK) {
+        return st;
+    }
+
     if (p->size > 0) {
         p->duration = dts - p->dts;
 
@@ -387,7 +394,7 @@ bh_write_video_timed(bh_segmenter_t *sg, AVPacket *pkt, int64_t wallclock,
         sg->part_end = now;
     }
 
-    st = bh_cut(sg, pkt, key, now, wallclock, err, errlen);
+    st = bh_cut(sg, pkt, key, now, bh_clock(sg, now, wallclock), err, errlen);
     if (st != BH_OK) {
         return st;
     }
@@ -398,6 +405,49 @@ bh_write_video_timed(bh_segmenter_t *sg, AVPacket *pkt, int64_t wallclock,
     }
 
     sg->pending_pieces = 1;
+
+    return BH_OK;
+}
+
+
+/*
+ * Media time must go by about as fast as the frames arrive: timestamps a
+ * tick apart would keep a part open for ever, timestamps far apart would
+ * make parts and segments faster than the clock that numbers them.  Over
+ * BH_SPEED_WINDOW of arrival, media time may not run more than
+ * BH_SPEED_MAX times slower or faster.
+ */
+
+static bh_status_t
+bh_speed(bh_segmenter_t *sg, int64_t media, int64_t arrival, char *err,
+    size_t errlen)
+{
+    int64_t  wall, run;
+
+    if (sg->speed_arrival == 0 || arrival < sg->speed_arrival
+        || sg->video.jumped)
+    {
+        sg->speed_arrival = arrival;
+        sg->speed_media = media;
+        return BH_OK;
+    }
+
+    wall = arrival - sg->speed_arrival;
+
+    if (wall < BH_SPEED_WINDOW) {
+        return BH_OK;
+    }
+
+    run = media - sg->speed_media;
+
+    sg->speed_arrival = arrival;
+    sg->speed_media = media;
+
+    if (run * BH_SPEED_MAX < wall || run > wall * BH_SPEED_MAX) {
+        return bh_limit(sg, err, errlen, "the camera's timestamps went by "
+                        "%lld ms in %lld ms", (long long) run / 1000,
+                        (long long) wall / 1000);
+    }
 
     return BH_OK;
 }
@@ -460,10 +510,10 @@ bh_cut(bh_segmenter_t *sg, AVPacket *pkt, int key, int64_t now,
         sg->segment_start = now;
     }
 
-    if (sg->part_segment_start && (!sg->part_open || sg->part_carried)
+    if ((!sg->part_open || sg->part_carried)
         && sg->conf.format == BH_FORMAT_MPEGTS)
     {
-        /* every segment must start with the PAT and PMT */
+        /* every part, and so every segment, starts with the PAT and PMT */
         av_opt_set(sg->oc->priv_data, "mpegts_flags", "+resend_headers", 0);
     }
 
@@ -540,6 +590,8 @@ bh_emit_part(bh_segmenter_t *sg, int64_t end)
     bh_chunk_t   chunk;
 
     memset(&chunk, 0, sizeof(bh_chunk_t));
+
+    chunk.frames = sg->part_frames;
 
     st = bh_mux_part(sg, &chunk);
 

@@ -25,6 +25,8 @@
 #define BH_MAX_AUDIO_PACKET     (64 * 1024)
 #define BH_MAX_UNTIMED          16          /* frames before a timestamp */
 #define BH_RATE_BURST           4           /* seconds of max_bitrate */
+#define BH_SPEED_WINDOW         (10 * BH_USEC)  /* of arrival */
+#define BH_SPEED_MAX            10          /* media x real time, either way */
 
 
 typedef struct {
@@ -38,6 +40,7 @@ typedef struct {
     int64_t             step;           /* out_tb, usual packet duration */
     int64_t             in_step;        /* in_tb, likewise */
     unsigned            anchored:1;
+    unsigned            jumped:1;       /* re-anchored after a jump */
 } bh_track_t;
 
 
@@ -86,6 +89,19 @@ struct bh_segmenter_s {
     int64_t                 part_wallclock;
     size_t                  part_bytes;     /* muxed into the open part */
     unsigned                part_samples;
+    unsigned                part_frames;    /* video samples of them */
+
+    /* how fast media time goes by as the camera's frames arrive */
+    int64_t                 speed_arrival;  /* usec, window start */
+    int64_t                 speed_media;
+
+    /* the wall clock of the media clock's zero, for PROGRAM-DATE-TIME */
+    int64_t                 clock;          /* usec */
+    int64_t                 clock_target;   /* the earliest arrival's */
+    int64_t                 clock_media;    /* media usec, last frame */
+    int64_t                 clock_window;   /* media usec, window start */
+    int64_t                 clock_min;      /* the window's earliest */
+    unsigned                clock_set:1;
     unsigned                segment_parts;  /* parts of the open segment */
     int64_t                 segment_start;  /* usec */
     int64_t                 origin;         /* usec, first video dts */
@@ -114,6 +130,7 @@ bh_status_t bh_new_parameter_sets(bh_segmenter_t *sg, AVPacket *key);
 /* bh_timeline.c */
 
 int64_t bh_track_map(bh_track_t *t, AVPacket *pkt, int64_t *origin);
+int64_t bh_clock(bh_segmenter_t *sg, int64_t media, int64_t arrival);
 int64_t bh_usec(int64_t ts, AVRational tb);
 
 

@@ -1,12 +1,24 @@
 
 /*
- * ngx_bar_hls_module media core: the output timeline.
+ * ngx_bar_hls_module media core: the output timeline, and the wall clock
+ * it is dated with.
  *
  * Cameras send odd timestamps: repeated DTS, small reorderings, jumps
  * when RTCP sender reports arrive, and none at all.  The muxers want
  * strictly increasing DTS per track, so every packet is mapped onto a
  * continuous timeline: small steps back are nudged forward, large jumps
  * either way are re-anchored one usual step after the last packet.
+ *
+ * PROGRAM-DATE-TIME follows the media clock, anchored on arrival: a frame
+ * is dated where the earliest frames arrived, plus its media time, so
+ * that consecutive segments are dated their durations apart however late
+ * a loaded machine reads some packets.  When a frame arrives earlier than
+ * the anchor says, the anchor moves down towards it, by at most
+ * BH_CLOCK_FALL of the media time that goes by (a segment is never dated
+ * a second before the end of the one before it); up by at most
+ * BH_CLOCK_SLEW a window when every frame of a window arrived later (a
+ * camera whose clock runs slow); and it starts over after a jump of the
+ * timeline.
  */
 
 
@@ -14,6 +26,10 @@
 
 
 #define BH_JUMP_USEC        (2 * BH_USEC)
+#define BH_CLOCK_WINDOW     (10 * BH_USEC)
+#define BH_CLOCK_SLEW       10000       /* usec a window */
+#define BH_CLOCK_LATE       50000       /* usec: a window all this late */
+#define BH_CLOCK_FALL       20          /* 1/20 of the media time */
 
 /* timestamps beyond this are garbage: none at all is safer to handle */
 #define BH_MAX_TS           ((int64_t) 1 << 50)
@@ -97,6 +113,7 @@ bh_track_map(bh_track_t *t, AVPacket *pkt, int64_t *origin)
 
             t->offset += t->last_dts + t->step - dts;
             dts = t->last_dts + t->step;
+            t->jumped = 1;
 
         } else if (dts <= t->last_dts) {
             dts = t->last_dts + 1;
@@ -119,4 +136,59 @@ int64_t
 bh_usec(int64_t ts, AVRational tb)
 {
     return av_rescale_q(ts, tb, AV_TIME_BASE_Q);
+}
+
+
+/* the wall clock of a frame at media usec that arrived at arrival */
+
+int64_t
+bh_clock(bh_segmenter_t *sg, int64_t media, int64_t arrival)
+{
+    int64_t  off, fall;
+
+    off = arrival - media;
+
+    if (!sg->clock_set || sg->video.jumped) {
+        sg->video.jumped = 0;
+        sg->clock_set = 1;
+        sg->clock = off;
+        sg->clock_target = off;
+        sg->clock_media = media;
+        sg->clock_window = media;
+        sg->clock_min = off;
+        return arrival;
+    }
+
+    /* it came earlier: less delay than the anchor says, go down to it */
+
+    if (off < sg->clock_target) {
+        sg->clock_target = off;
+    }
+
+    if (sg->clock_target < sg->clock && media > sg->clock_media) {
+        fall = (media - sg->clock_media) / BH_CLOCK_FALL;
+        sg->clock -= (sg->clock - sg->clock_target < fall)
+                     ? sg->clock - sg->clock_target : fall;
+    }
+
+    sg->clock_media = media;
+
+    if (off < sg->clock_min) {
+        sg->clock_min = off;
+    }
+
+    if (media - sg->clock_window >= BH_CLOCK_WINDOW
+        || media < sg->clock_window)
+    {
+        if (sg->clock_min > sg->clock + BH_CLOCK_LATE) {
+            sg->clock += (sg->clock_min - sg->clock < BH_CLOCK_SLEW)
+                         ? sg->clock_min - sg->clock : BH_CLOCK_SLEW;
+            sg->clock_target = sg->clock;
+        }
+
+        sg->clock_window = media;
+        sg->clock_min = off;
+    }
+
+    return sg->clock + media;
 }

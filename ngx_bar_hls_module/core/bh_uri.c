@@ -4,10 +4,10 @@
  * Low-Latency HLS query arguments.  Untrusted input: everything not in the
  * exact grammar below is rejected; fuzzed by fuzz/fuzz_uri.c.
  *
- *     <cam>/index.m3u8
+ *     <cam>/index.m3u8 | <cam>/master.m3u8
  *     <cam>/init.mp4 | <cam>/init-<hex>.mp4
  *     <cam>/seg-<msn>.m4s | <cam>/seg-<msn>.ts
- *     <cam>/part-<msn>.<n>.m4s | <cam>/part-<msn>.<n>.ts
+ *     <cam>/part-<n>.m4s | <cam>/part-<n>.ts
  */
 
 
@@ -43,6 +43,11 @@ bh_uri_parse(const char *path, size_t len, bh_uri_t *u)
 
     if (len == 10 && memcmp(p, "index.m3u8", 10) == 0) {
         u->type = BH_URI_PLAYLIST;
+        return BH_OK;
+    }
+
+    if (len == 11 && memcmp(p, "master.m3u8", 11) == 0) {
+        u->type = BH_URI_MULTIVARIANT;
         return BH_OK;
     }
 
@@ -101,18 +106,11 @@ bh_uri_parse(const char *path, size_t len, bh_uri_t *u)
     }
 
     if (end - p > 5 && memcmp(p, "part-", 5) == 0) {
-        p = bh_parse_dec(p + 5, end, BH_MAX_MSN, &u->msn);
-
-        if (p == NULL || p == end || *p != '.') {
-            return BH_INVALID;
-        }
-
-        if (bh_parse_dec(p + 1, end, BH_MAX_PART, &n) != end) {
+        if (bh_parse_dec(p + 5, end, BH_MAX_MSN, &u->part) != end) {
             return BH_INVALID;
         }
 
         u->type = BH_URI_PART;
-        u->part = (uint32_t) n;
         return BH_OK;
     }
 
@@ -133,6 +131,10 @@ bh_query_parse(const char *args, size_t len, bh_query_t *q)
     const char  *p, *last, *amp, *eq, *v;
 
     memset(q, 0, sizeof(bh_query_t));
+
+    if (len == 0) {
+        return BH_OK;                       /* args may be NULL then */
+    }
 
     p = args;
     last = args + len;

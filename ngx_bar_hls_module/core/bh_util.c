@@ -23,7 +23,9 @@ static const char *bh_status_texts[] = {
     "end of stream",
     "protocol error",
     "stopped",
-    "over a limit"
+    "over a limit",
+    "not yet",
+    "not found"
 };
 
 
@@ -212,4 +214,33 @@ bh_valid_name(const char *name, size_t len)
     }
 
     return 1;
+}
+
+
+/* CRC-32 (IEEE 802.3, as zlib's and nginx's), four bits at a time */
+
+uint32_t
+bh_crc32(const void *data, size_t len)
+{
+    size_t          i;
+    uint32_t        crc;
+    const uint8_t  *p;
+
+    static const uint32_t  table[16] = {
+        0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac,
+        0x76dc4190, 0x6b6b51f4, 0x4db26158, 0x5005713c,
+        0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
+        0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c
+    };
+
+    p = data;
+    crc = 0xffffffff;
+
+    for (i = 0; i < len; i++) {
+        crc ^= p[i];
+        crc = (crc >> 4) ^ table[crc & 0x0f];
+        crc = (crc >> 4) ^ table[crc & 0x0f];
+    }
+
+    return crc ^ 0xffffffff;
 }

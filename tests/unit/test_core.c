@@ -52,7 +52,9 @@ typedef struct {
     char        codecs[64];
     int         inits;
     int64_t     t0;             /* wall clock when the feed began */
+    int         frames;         /* video samples the parts say they have */
     int         bad_wallclock;  /* parts not dated by their arrival */
+    int64_t     last_wallclock;
 } output_t;
 
 
@@ -60,7 +62,7 @@ static void test_segmenter(const char *fixture, bh_format_t format,
     fault_t fault, const char *name);
 static void collect(void *data, bh_chunk_t *chunk);
 static int write_slices(bh_segmenter_t *sg, AVPacket *pkt, int first,
-    char *err, size_t errlen);
+    int64_t arrival, char *err, size_t errlen);
 
 
 static int  pieces;     /* slices fed apart from their picture's first */
@@ -138,9 +140,26 @@ collect(void *data, bh_chunk_t *chunk)
         out->bad_start++;
     }
 
-    if (chunk->wallclock < out->t0 || chunk->wallclock > bh_wallclock()) {
+    /*
+     * Each packet arrives in real time: a part is dated when its first
+     * frame came (give or take a frame), always later than the one before.
+     */
+
+    if (chunk->wallclock < out->t0
+        || chunk->wallclock > out->t0 + chunk->start + 50000
+        || chunk->wallclock <= out->last_wallclock)
+    {
+        if (getenv("BH_DEBUG_DATES")) {
+            printf("# part at %" PRId64 ": wallclock %" PRId64 " (t0 + %"
+                   PRId64 ", last + %" PRId64 ")\n", chunk->start,
+                   chunk->wallclock, chunk->wallclock - out->t0,
+                   chunk->wallclock - out->last_wallclock);
+        }
+
         out->bad_wallclock++;
     }
+
+    out->last_wallclock = chunk->wallclock;
 
     out->next_start = chunk->start + chunk->duration;
 
@@ -163,6 +182,7 @@ collect(void *data, bh_chunk_t *chunk)
     }
 
     out->total += chunk->duration;
+    out->frames += chunk->frames;
     out->parts++;
 }
 
@@ -174,7 +194,7 @@ test_segmenter(const char *fixture, bh_format_t format, fault_t fault,
     int                  rc, v, a, n, frames, in_frames, audio, in_audio, i;
     int                  short_segments;
     char                 err[256];
-    int64_t              gap, shift;
+    int64_t              gap, shift, arrival;
     AVPacket            *pkt, *half;
     AVBSFContext        *bsf;
     output_t             out;
@@ -243,6 +263,13 @@ test_segmenter(const char *fixture, bh_format_t format, fault_t fault,
 
     while (wst == BH_OK && av_read_frame(ic, pkt) >= 0) {
 
+        /* as a camera sends it: each packet in real time */
+
+        arrival = out.t0 + av_rescale_q(pkt->dts,
+                                        ic->streams[pkt->stream_index]
+                                            ->time_base,
+                                        AV_TIME_BASE_Q);
+
         if (pkt->stream_index == v) {
             if (av_bsf_send_packet(bsf, pkt) < 0
                 || av_bsf_receive_packet(bsf, pkt) < 0)
@@ -289,7 +316,8 @@ test_segmenter(const char *fixture, bh_format_t format, fault_t fault,
                     pieces = 0;
                 }
 
-                wst = write_slices(sg, pkt, n == 1, err, sizeof(err));
+                wst = write_slices(sg, pkt, n == 1, arrival, err,
+                                   sizeof(err));
                 av_packet_unref(pkt);
                 continue;
 
@@ -297,7 +325,7 @@ test_segmenter(const char *fixture, bh_format_t format, fault_t fault,
                 if (pkt->size > 8) {
                     av_packet_ref(half, pkt);
                     half->size = pkt->size / 2;
-                    wst = bh_segmenter_write(sg, half, bh_wallclock(), err,
+                    wst = bh_segmenter_write(sg, half, arrival, err,
                                              sizeof(err));
                     av_packet_unref(half);
 
@@ -322,7 +350,7 @@ test_segmenter(const char *fixture, bh_format_t format, fault_t fault,
         }
 
         if (wst == BH_OK) {
-            wst = bh_segmenter_write(sg, pkt, bh_wallclock(), err,
+            wst = bh_segmenter_write(sg, pkt, arrival, err,
                                      sizeof(err));
         }
 
@@ -352,8 +380,8 @@ test_segmenter(const char *fixture, bh_format_t format, fault_t fault,
     ok(out.segment_not_independent == 0,
        "%s: every segment starts with a keyframe", name);
     ok(out.bad_start == 0, "%s: parts are contiguous", name);
-    ok(out.bad_wallclock == 0, "%s: parts dated by their first frame's "
-       "arrival", name);
+    ok(out.bad_wallclock == 0, "%s: parts dated by the media clock from "
+       "their arrival", name);
     ok(out.max_part <= conf.part + BH_USEC / 25 + 1000,
        "%s: parts at most a frame over target (longest %" PRId64 " us)",
        name, out.max_part);
@@ -398,6 +426,8 @@ test_segmenter(const char *fixture, bh_format_t format, fault_t fault,
     ok(rc == 0, "%s: init + parts demux as one fMP4 file", name);
     ok(frames == in_frames, "%s: all %d video frames out (%d)", name,
        in_frames, frames);
+    ok(out.frames == in_frames, "%s: and the parts count them (%d)", name,
+       out.frames);
     ok(audio >= in_audio - 3 && audio <= in_audio,
        "%s: audio frames out %d of %d", name, audio, in_audio);
     ok(gap <= 40000 * 2, "%s: no gap in video timestamps (largest step "
@@ -491,8 +521,8 @@ check_output(output_t *out, int *frames, int *audio, int64_t *gap)
 /* feeds an Annex B picture as a packet per slice, as RTP delivers it */
 
 static int
-write_slices(bh_segmenter_t *sg, AVPacket *pkt, int first, char *err,
-    size_t errlen)
+write_slices(bh_segmenter_t *sg, AVPacket *pkt, int first, int64_t arrival,
+    char *err, size_t errlen)
 {
     int          i, start, type, vcl;
     AVPacket    *piece;
@@ -528,7 +558,7 @@ write_slices(bh_segmenter_t *sg, AVPacket *pkt, int first, char *err,
                 piece->pts = AV_NOPTS_VALUE;
             }
 
-            st = bh_segmenter_write(sg, piece, bh_wallclock(), err, errlen);
+            st = bh_segmenter_write(sg, piece, arrival, err, errlen);
             av_packet_unref(piece);
             start = i;
             pieces++;
@@ -545,7 +575,7 @@ write_slices(bh_segmenter_t *sg, AVPacket *pkt, int first, char *err,
             piece->pts = AV_NOPTS_VALUE;
         }
 
-        st = bh_segmenter_write(sg, piece, bh_wallclock(), err, errlen);
+        st = bh_segmenter_write(sg, piece, arrival, err, errlen);
         av_packet_unref(piece);
     }
 

@@ -41,6 +41,9 @@ static const uint8_t  pps[] = { 0x68, 0xeb, 0xc3, 0xcb, 0x22, 0xc0 };
 typedef struct {
     int         inits;
     int         parts;
+    int64_t     first_wallclock;        /* of the first part */
+    int64_t     first_start;
+    int         misdated;               /* parts off the media clock */
     int         segments;
     int         discontinuities;
     int         not_independent;        /* segments not at a keyframe */
@@ -56,6 +59,7 @@ typedef struct {
     AVCodecParameters  *par;
     int64_t             dts;            /* 1/90000 */
     int64_t             wallclock;      /* usec */
+    int64_t             wall_step;      /* usec a packet; 0: as the dts */
     int                 limits;
     char                err[256];
 } feed_t;
@@ -74,6 +78,8 @@ static void test_big_frame(void);
 static void test_tiny_steps(void);
 static void test_no_keyframe(void);
 static void test_bitrate(void);
+static void test_late_arrivals(void);
+static void test_speed(void);
 static void test_avc_parsers(void);
 
 
@@ -89,6 +95,8 @@ main(int argc, char **argv)
     test_tiny_steps();
     test_no_keyframe();
     test_bitrate();
+    test_late_arrivals();
+    test_speed();
 
     return tap_done();
 }
@@ -106,6 +114,16 @@ collect(void *data, bh_chunk_t *chunk)
     }
 
     out->parts++;
+
+    if (out->parts == 1) {
+        out->first_wallclock = chunk->wallclock;
+        out->first_start = chunk->start;
+
+    } else if (chunk->wallclock - out->first_wallclock
+               != chunk->start - out->first_start)
+    {
+        out->misdated++;
+    }
 
     if (chunk->size > out->max_part) {
         out->max_part = chunk->size;
@@ -193,7 +211,7 @@ feed(feed_t *f, const uint8_t *data, size_t size, int key, int64_t step)
     memcpy(pkt->data, data, size);
 
     f->dts += step;
-    f->wallclock += step * BH_USEC / 90000;
+    f->wallclock += f->wall_step ? f->wall_step : step * BH_USEC / 90000;
 
     pkt->dts = f->dts;
     pkt->pts = f->dts;
@@ -501,4 +519,77 @@ test_bitrate(void)
 
     feed_done(&f);
     free(buf);
+}
+
+
+/*
+ * A loaded machine reads some packets seconds late: PROGRAM-DATE-TIME
+ * still follows the media clock, from the earliest arrivals.
+ */
+
+static void
+test_late_arrivals(void)
+{
+    int       i;
+    int64_t   late;
+    uint8_t   buf[512];
+    feed_t    f;
+
+    feed_init(&f, 0, 1);
+
+    for (i = 0; i < 500; i++) {
+        late = (i % 37 < 5) ? (i % 37) * 600000 : 0;
+
+        f.wallclock += late;
+        (void) feed(&f, buf, frame(buf, sizeof(buf), i % 25 == 0, i == 0),
+                    i % 25 == 0, 3600);
+        f.wallclock -= late;
+    }
+
+    ok(f.out.parts > 50 && f.out.misdated == 0,
+       "frames up to 2.4 s late: every part dated by the media clock "
+       "(%d of %d off)", f.out.misdated, f.out.parts);
+
+    feed_done(&f);
+}
+
+
+/*
+ * Timestamps a tick apart while the frames come 40 ms apart: a part that
+ * would stay open for ever; and timestamps a second apart: parts faster
+ * than the clock.  Both are past a bound within BH_SPEED_WINDOW.
+ */
+
+static void
+test_speed(void)
+{
+    int       i;
+    uint8_t   buf[512];
+    feed_t    f;
+
+    feed_init(&f, 0, 1);
+    f.wall_step = 40000;
+
+    for (i = 0; i < 400; i++) {
+        (void) feed(&f, buf, frame(buf, sizeof(buf), i % 25 == 0, i == 0),
+                    i % 25 == 0, 1);
+    }
+
+    ok(f.limits >= 1 && strstr(f.err, "timestamps went by") != NULL,
+       "timestamps 1/90000 s apart, frames 40 ms: BH_LIMIT (%s)", f.err);
+
+    feed_done(&f);
+
+    feed_init(&f, 0, 1);
+    f.wall_step = 40000;
+
+    for (i = 0; i < 400; i++) {
+        (void) feed(&f, buf, frame(buf, sizeof(buf), i % 25 == 0, i == 0),
+                    i % 25 == 0, 90000);
+    }
+
+    ok(f.limits >= 1 && strstr(f.err, "timestamps went by") != NULL,
+       "timestamps a second apart, frames 40 ms: BH_LIMIT (%s)", f.err);
+
+    feed_done(&f);
 }

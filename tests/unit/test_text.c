@@ -122,13 +122,13 @@ test_playlist(void)
 
     static const char  *ll_tail =
         "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T20:00:09.250Z\n"
-        "#EXT-X-PART:DURATION=0.200,URI=\"part-43.0.m4s\",INDEPENDENT=YES\n"
-        "#EXT-X-PART:DURATION=0.200,URI=\"part-43.1.m4s\"\n"
+        "#EXT-X-PART:DURATION=0.200,URI=\"part-430.m4s\",INDEPENDENT=YES\n"
+        "#EXT-X-PART:DURATION=0.200,URI=\"part-431.m4s\"\n"
         "#EXTINF:1.960,\n"
         "seg-43.m4s\n"
         "#EXT-X-PROGRAM-DATE-TIME:2026-11-25T20:00:11.210Z\n"
-        "#EXT-X-PART:DURATION=0.160,URI=\"part-44.0.m4s\",INDEPENDENT=YES\n"
-        "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part-44.1.m4s\"\n";
+        "#EXT-X-PART:DURATION=0.160,URI=\"part-432.m4s\",INDEPENDENT=YES\n"
+        "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part-433.m4s\"\n";
 
     memset(segs, 0, sizeof(segs));
     memset(&pl, 0, sizeof(pl));
@@ -175,10 +175,13 @@ test_playlist(void)
 
     /* Low-Latency HLS, MPEG-TS parts in the open segment */
 
+    parts[0].number = 430;
     parts[0].duration = 200000;
     parts[0].independent = 1;
+    parts[1].number = 431;
     parts[1].duration = 200000;
     parts[1].independent = 0;
+    parts[2].number = 432;
     parts[2].duration = 160000;
     parts[2].independent = 1;
 
@@ -194,6 +197,7 @@ test_playlist(void)
 
     pl.part_target = 200000;
     pl.open = &open;
+    pl.hint = 433;
 
     n = bh_playlist_write(&pl, buf, sizeof(buf));
     buf[n] = '\0';
@@ -217,8 +221,8 @@ test_playlist(void)
     buf[n] = '\0';
 
     ok(strstr(buf, "EXT-X-MAP") == NULL, "MPEG-TS: no EXT-X-MAP");
-    ok(strstr(buf, "part-43.0.ts\",INDEPENDENT=YES") != NULL
-       && strstr(buf, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part-44.1.ts\"\n")
+    ok(strstr(buf, "part-430.ts\",INDEPENDENT=YES") != NULL
+       && strstr(buf, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part-433.ts\"\n")
        != NULL, "MPEG-TS parts and preload hint");
     ok(n <= bh_playlist_size(&pl), "LL size bound holds");
 
@@ -284,15 +288,20 @@ test_uri(void)
        && u.format == BH_FORMAT_FMP4, "segment");
     ok(bh_uri_parse("ale/seg-12.ts", 13, &u) == BH_OK
        && u.format == BH_FORMAT_MPEGTS, "TS segment");
-    ok(bh_uri_parse("ale/part-12.3.m4s", 17, &u) == BH_OK
-       && u.type == BH_URI_PART && u.msn == 12 && u.part == 3, "part");
+    ok(bh_uri_parse("ale/part-1795636800123.m4s", 26, &u) == BH_OK
+       && u.type == BH_URI_PART && u.part == INT64_C(1795636800123),
+       "part, numbered for the stream");
+    ok(bh_uri_parse("ale/master.m3u8", 15, &u) == BH_OK
+       && u.type == BH_URI_MULTIVARIANT, "multivariant playlist");
 
     ok(bh_uri_parse("ale/seg-012.m4s", 15, &u) != BH_OK, "leading zero");
     ok(bh_uri_parse("ale/seg-+1.m4s", 14, &u) != BH_OK, "sign");
     ok(bh_uri_parse("ale/seg-99999999999999999999.m4s", 32, &u) != BH_OK,
        "overflow");
     ok(bh_uri_parse("ale/seg-.m4s", 12, &u) != BH_OK, "no number");
-    ok(bh_uri_parse("ale/part-1.m4s", 14, &u) != BH_OK, "part without n");
+    ok(bh_uri_parse("ale/part-.m4s", 13, &u) != BH_OK, "part without n");
+    ok(bh_uri_parse("ale/part-12.3.m4s", 17, &u) != BH_OK,
+       "a part named within its segment (the old names)");
     ok(bh_uri_parse("ale/part-1.2.3.m4s", 18, &u) != BH_OK, "extra dot");
     ok(bh_uri_parse("ale/init-0A1B2C3D.mp4", 21, &u) != BH_OK,
        "uppercase id");

@@ -337,6 +337,8 @@ sub parallel_get {
         }
         $r->{headers} = \%h;
         $r->{body} = $body // '';
+        BarHls::Checker::test_response(BarHls::Test::nginx_url($r->{path}, $r->{port}),
+                                       $r->{status}, $r->{body}, stateless => 1);
     }
     return \@res;
 }
@@ -345,12 +347,16 @@ sub parallel_get {
 
 # {
 #   version, target, sequence, skipped, part_target, server_control =>
-#   {attr => value}, hint => {type, uri, msn, part},
+#   {attr => value}, hint => {type, uri, number, msn, part},
 #   segments => [{ msn, duration, discontinuity, map, parts => [...] }]
 #     (complete ones; uri seg-<msn>.m4s),
 #   open => { msn, parts => [...] } or undef (parts after the last EXTINF),
-#   parts: { msn, n, uri, duration, independent }
+#   parts: { number, msn, n, uri, duration, independent }
 # }
+# Parts are part-<number>.m4s, numbered for the whole stream; msn and n
+# (the part's segment and its index there) come from where it is listed.
+# The hint's msn and part are those of the part it names: the open
+# segment's next, or the first of the segment after the last one.
 sub parse_ll {
     my ($text) = @_;
     return unless defined $text && $text =~ /\A#EXTM3U\n/;
@@ -373,8 +379,8 @@ sub parse_ll {
         elsif ($line =~ /^#EXT-X-PART:(.*)$/) {
             my %a = map { split /=/, $_, 2 } split /,/, $1;
             (my $uri = $a{URI} // '') =~ s/"//g;
-            my ($msn, $n) = $uri =~ /^part-(\d+)\.(\d+)\.(?:m4s|ts)$/;
-            push @parts, { uri => $uri, msn => $msn, n => $n,
+            my ($number) = $uri =~ /^part-(\d+)\.(?:m4s|ts)$/;
+            push @parts, { uri => $uri, number => $number, n => scalar @parts,
                            duration => $a{DURATION},
                            independent => ($a{INDEPENDENT} // '') eq 'YES',
                            attrs => \%a };
@@ -383,22 +389,31 @@ sub parse_ll {
         elsif ($line =~ /^#EXT-X-PRELOAD-HINT:(.*)$/) {
             my %a = map { split /=/, $_, 2 } split /,/, $1;
             (my $uri = $a{URI} // '') =~ s/"//g;
-            my ($msn, $n) = $uri =~ /^part-(\d+)\.(\d+)\.(?:m4s|ts)$/;
-            $pl{hint} = { type => $a{TYPE}, uri => $uri, msn => $msn, part => $n };
+            my ($number) = $uri =~ /^part-(\d+)\.(?:m4s|ts)$/;
+            $pl{hint} = { type => $a{TYPE}, uri => $uri, number => $number };
             $pl{nhints}++;
         }
         elsif ($line =~ /^#EXTINF:([\d.]+),$/) { $next{duration} = $1 }
         elsif ($line =~ /^seg-(\d+)\.(?:m4s|ts)$/) {
-            push @{ $pl{segments} }, { %next, msn => $1, uri => $line,
+            my $msn = $1;
+            $_->{msn} = $msn for @parts;
+            push @{ $pl{segments} }, { %next, msn => $msn, uri => $line,
                                        map => $pl{map}, parts => [@parts] };
             %next = ();
             @parts = ();
         }
     }
+    my $last = @{ $pl{segments} } ? $pl{segments}[-1]{msn} : undef;
+    my $open_msn = defined $last ? $last + 1 : $pl{sequence};
+    $_->{msn} = $open_msn for @parts;
     $pl{open} = @parts || $next{discontinuity}
-              ? { msn => @parts ? $parts[0]{msn} : undef, parts => [@parts],
+              ? { msn => $open_msn, parts => [@parts],
                   discontinuity => $next{discontinuity}, map => $pl{map} }
               : undef;
+    if ($pl{hint}) {
+        $pl{hint}{msn} = $open_msn;
+        $pl{hint}{part} = scalar @parts;
+    }
     return \%pl;
 }
 

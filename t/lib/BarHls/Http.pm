@@ -139,8 +139,12 @@ sub http_req {
         $req .= 'Content-Length: ' . length($o{body}) . "\r\n";
     }
     $req .= "\r\n" . ($o{body} // '');
-    return http_raw($req, port => $o{port}, timeout => $o{timeout},
-                    head => $method eq 'HEAD');
+    my $res = http_raw($req, port => $o{port}, timeout => $o{timeout},
+                       head => $method eq 'HEAD');
+    BarHls::Checker::test_response(BarHls::Test::nginx_url($path, $o{port}),
+                                   $res->{status}, $res->{body})
+        if $method eq 'GET';
+    return $res;
 }
 
 # Every value of header $name (case-insensitive), in order.
@@ -227,6 +231,8 @@ sub parallel_get {
         $r{error} = $c->{error} if defined $c->{error};
         push @res, parse_response($c->{raw}, \%r);
     }
+    BarHls::Checker::test_response(BarHls::Test::nginx_url($path, $port),
+                                   $_->{status}, $_->{body}, stateless => 1) for @res;
     return @res;
 }
 

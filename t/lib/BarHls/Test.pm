@@ -49,6 +49,8 @@ use POSIX qw(WNOHANG);
 use Test::More ();
 use Time::HiRes qw(sleep time);
 
+use BarHls::Checker ();     # every playlist fetched is checked (the hook)
+
 our @EXPORT = qw(
     $PASSWORD repo_root module_path free_port
     start_camera stop_camera pause_camera resume_camera camera_stats
@@ -299,8 +301,11 @@ sub nginx_url {
 sub http_get {
     my ($path, %o) = @_;
     my $method = $o{method} // 'GET';
-    return $Http->request($method, nginx_url($path, $o{port}),
-                          $o{headers} ? { headers => $o{headers} } : {});
+    my $res = $Http->request($method, nginx_url($path, $o{port}),
+                             $o{headers} ? { headers => $o{headers} } : {});
+    BarHls::Checker::test_response($res->{url}, $res->{status}, $res->{content})
+        if $method eq 'GET';
+    return $res;
 }
 
 # Calls $cond every $step seconds until it returns true or $secs passed;
@@ -687,6 +692,7 @@ sub default_log_checks {
 sub check_body {
     my ($block, $body, $req_idx, $rep, $dry_run) = @_;
     return if $dry_run;
+    BarHls::Checker::test_body($block, $body, $req_idx);
     my $name = $block->name;
     if (defined(my $checks = $block->bar_check)) {
         for my $check (split ' ', $checks) {
@@ -719,6 +725,106 @@ sub slurp {
     binmode $fh;
     local $/;
     return scalar <$fh>;
+}
+
+# ------------------------------------------------------ hostile cameras
+
+# start_hostile_camera(mode => 'flood', env => 'TEST_NGINX_FLOOD_PORT',
+#                      seed => 1, audio => 'aac', sprop => 'yes'|'no',
+#                      after => SECS, rate => MBIT, giant_mb => N,
+#                      giant_every => SECS, args => [more options],
+#                      wait => 60)
+# Starts t/tools/hostile-camera (an RTSP server on 127.0.0.1 sending
+# crafted media, see its header) on a free port unless given; returns once
+# it listens (its clip is made with ffmpeg first, and cached for the
+# others in this test file).  stop_camera() stops it; hostile_stats() reads
+# its --stats line.
+sub start_hostile_camera {
+    my (%o) = @_;
+    my $port = $o{port} // free_port();
+    my $mode = $o{mode} // 'healthy';
+    my $n = @Cameras;
+    my $dir = File::Spec->catdir(tmp_dir(), "hostile$n-$mode-$port");
+    File::Path::make_path($dir);
+    my %cam = (
+        port    => $port,
+        dir     => $dir,
+        pidfile => "$dir/pid",
+        stats   => "$dir/stats",
+        log     => "$dir/camera.log",
+        mode    => $mode,
+        opts    => {%o},
+        probes  => 0,
+    );
+    my @cmd = ("$Root/t/tools/hostile-camera", '--port', $port,
+               '--mode', $mode, '--pidfile', $cam{pidfile},
+               '--stats', $cam{stats}, '--log', $cam{log},
+               '--media-dir', File::Spec->catdir(tmp_dir(), 'hostile-media'));
+    for my $opt (qw(seed audio sprop after rate giant_mb giant_every)) {
+        (my $flag = $opt) =~ tr/_/-/;
+        push @cmd, "--$flag", $o{$opt} if defined $o{$opt};
+    }
+    push @cmd, @{ $o{args} } if $o{args};
+
+    unlink $cam{pidfile}, $cam{stats};
+    my $pid = fork;
+    die "BarHls::Test: fork: $!\n" unless defined $pid;
+    if ($pid == 0) {
+        my $prctl = $Config::Config{archname} =~ /^x86_64-linux/ ? 157
+                  : $Config::Config{archname} =~ /^aarch64-linux/ ? 167 : undef;
+        syscall($prctl, 1, 15) if defined $prctl;
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', "$dir/stderr.log";
+        open STDERR, '>&', \*STDOUT;
+        { exec @cmd };
+        print STDERR "exec @cmd: $!\n";
+        POSIX::_exit(127);
+    }
+    $cam{pid} = $pid;
+    push @Cameras, \%cam;
+
+    my $wait = $o{wait} // 60;
+    my $up = wait_until($wait, 0.05, sub {
+        return -1 if waitpid($pid, WNOHANG) == $pid;
+        return -s $cam{pidfile} ? 1 : 0;
+    });
+    if (!$up || $up < 0) {
+        my $why = !$up ? "did not listen within ${wait}s" : 'exited';
+        my $log = join '', map { slurp($_) // '' } $cam{log}, "$dir/stderr.log";
+        stop_camera(\%cam);
+        die "BarHls::Test: hostile camera ($mode) on port $port $why:\n$log";
+    }
+    $ENV{$o{env}} = $port if $o{env};
+    return \%cam;
+}
+
+push @EXPORT, qw(start_hostile_camera hostile_stats);
+
+# {current, max, total, sessions, bytes, packets} of a hostile camera
+sub hostile_stats {
+    my ($cam) = @_;
+    my %s = (slurp($cam->{stats}) // '') =~ /(\w+)=(\d+)/g;
+    return \%s;
+}
+
+# ------------------------------------------------------- sanitizers
+
+# Under scripts/test-asan (BAR_HLS_SANITIZER_DIR set), the sanitizers of
+# the nginx under test write their reports into a directory of this test
+# file's own, <dir>/<test file>/san.<pid>, for scripts/sanitizer-scan to
+# name the file a report came from.  nginx inherits ASAN_OPTIONS and
+# UBSAN_OPTIONS from us.
+if (my $san = $ENV{BAR_HLS_SANITIZER_DIR}) {
+    (my $name = File::Basename::basename($0)) =~ s/\.t$//;
+    $name =~ s/[^A-Za-z0-9_.-]/_/g;
+    my $dir = File::Spec->catdir($san, $name || 'unnamed');
+    File::Path::make_path($dir);
+    for my $var (qw(ASAN_OPTIONS UBSAN_OPTIONS)) {
+        my $opts = $ENV{$var} // '';
+        $opts =~ s/(?:^|:)log_path=[^:]*//g;
+        $opts =~ s/^://;
+        $ENV{$var} = join ':', grep { length } $opts, "log_path=$dir/san";
+    }
 }
 
 1;
