@@ -335,3 +335,23 @@ bh_new_parameter_sets(bh_segmenter_t *sg, AVPacket *key)
 
     return st;
 }
+
+
+/* the camera's frame rate, for frames that come before any timestamp */
+
+void
+bh_segmenter_frame_rate(bh_segmenter_t *sg, int num, int den)
+{
+    /* 1 to 120 frames a second, or it is not a frame rate */
+
+    if (num <= 0 || den <= 0 || num < den || num > 120 * (int64_t) den) {
+        return;
+    }
+
+    sg->frame_usec = av_rescale(BH_USEC, den, num);
+
+    if (sg->video.index != -1) {
+        sg->video.in_step = av_rescale_q(sg->frame_usec, AV_TIME_BASE_Q,
+                                         sg->video.in_tb);
+    }
+}

@@ -70,6 +70,13 @@ typedef struct {
 } bh_hevc_sps_t;
 
 
+/*
+ * The next NAL unit of the base layer with its header and a byte more;
+ * the others (scalable and multiview layers, the forbidden bit set) are
+ * skipped.  0: none.
+ */
+int bh_hevc_next(bh_annexb_t *it, const uint8_t **nal, size_t *size);
+
 /* is the NAL unit type that of an IRAP picture (BLA, IDR, CRA)? */
 int bh_hevc_irap_type(unsigned type);
 
@@ -108,6 +115,11 @@ size_t bh_hevc_codecs_string(const bh_hevc_sps_t *sps, char *buf,
 /* the CODECS string of the first SPS of Annex B or hvcC extradata */
 bh_status_t bh_hevc_codecs(const uint8_t *extradata, size_t size,
     char *buf, size_t len, bh_hevc_sps_t *sps);
+
+
+/* CODECS and the picture size, as bh_video_codec_t's describe */
+bh_status_t bh_hevc_describe(const uint8_t *extradata, size_t size,
+    char *codecs, size_t len, unsigned *width, unsigned *height);
 
 
 /* for the segmenter (bh_codec.h) */

@@ -158,24 +158,6 @@ bh_segmenter_open(bh_segmenter_t *sg, const AVCodecParameters *video,
 }
 
 
-void
-bh_segmenter_frame_rate(bh_segmenter_t *sg, int num, int den)
-{
-    /* 1 to 120 frames a second, or it is not a frame rate */
-
-    if (num <= 0 || den <= 0 || num < den || num > 120 * (int64_t) den) {
-        return;
-    }
-
-    sg->frame_usec = av_rescale(BH_USEC, den, num);
-
-    if (sg->video.index != -1) {
-        sg->video.in_step = av_rescale_q(sg->frame_usec, AV_TIME_BASE_Q,
-                                         sg->video.in_tb);
-    }
-}
-
-
 bh_status_t
 bh_segmenter_write(bh_segmenter_t *sg, AVPacket *pkt, int64_t wallclock,
     char *err, size_t errlen)
