@@ -88,14 +88,15 @@ sub check_gop {
     my ($block, $body) = @_;
     my $name = $block->name;
     my %o = ($block->bar_quirk // '') =~ /(\w+)=(\S+)/g;
-    my @segs;
-    my $cur;
+    # the parts listed before a segment's URI are that segment's
+    my (@segs, @parts);
     for my $line (split /\n/, $body) {
-        if ($line =~ /^#EXT-X-PART:.*URI="part-(\d+)\.\d+\.m4s"/) {
-            $cur = $segs[-1] && $segs[-1]{msn} == $1 ? $segs[-1]
-                 : do { push @segs, { msn => $1, parts => 0, indep => [] }; $segs[-1] };
-            push @{ $cur->{indep} }, $cur->{parts} if $line =~ /INDEPENDENT=YES/;
-            $cur->{parts}++;
+        if ($line =~ /^#EXT-X-PART:/) {
+            push @parts, $line =~ /INDEPENDENT=YES/ ? 1 : 0;
+        } elsif ($line =~ /^seg-(\d+)\.m4s$/) {
+            push @segs, { msn => $1, parts => scalar @parts,
+                          indep => [grep { $parts[$_] } 0 .. $#parts] } if @parts;
+            @parts = ();
         }
     }
     # every part listed in full segments: one independent part, the first

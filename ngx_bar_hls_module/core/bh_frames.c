@@ -277,10 +277,10 @@ bh_append(AVPacket *p, const AVPacket *pkt)
 /*
  * A keyframe whose parameter sets differ from the init segment's: the
  * camera changed its picture size, profile or encoder.  What came before
- * is published and the muxer starts over from this keyframe, as after a
- * reconnect: a new init segment, a discontinuity, a timeline from 0.
- * Decoders would otherwise be given the new pictures with the old hvcC
- * or avcC.
+ * is published and the muxer starts over from this keyframe: a new init
+ * segment, a discontinuity, the timeline going on (each track's first
+ * sample keeps its time, bh_mux.c).  Decoders would otherwise be given
+ * the new pictures with the old hvcC or avcC.
  */
 
 bh_status_t
@@ -326,12 +326,6 @@ bh_new_parameter_sets(bh_segmenter_t *sg, AVPacket *key)
     sg->part_open = 0;
     sg->part_carried = 0;
     sg->discontinuity = 1;
-
-    sg->origin = AV_NOPTS_VALUE;
-    sg->video.anchored = 0;
-    sg->video.last_dts = AV_NOPTS_VALUE;
-    sg->audio.anchored = 0;
-    sg->audio.last_dts = AV_NOPTS_VALUE;
 
     return st;
 }
