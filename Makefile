@@ -9,6 +9,7 @@
 #   make fuzz-segmenter   the segmenter with garbage packets
 #   make fuzz-avc   the H.264 parsers with garbage bytes
 #   make fuzz-hevc  the H.265 parsers with garbage bytes
+#   make fuzz-audio the audio transcoder with garbage packets
 #   make deb        the Debian package libnginx-mod-http-bar-hls in build/deb/
 #   make test-asan  nginx 1.22.1 and the module built with AddressSanitizer
 #                   and UBSan (nginx from Debian's source package), t/*.t
@@ -89,12 +90,13 @@ $(BUILD)/unit/%: tests/unit/%.c tests/unit/*.h $(CORE_SRCS) $(CORE_HDRS)
 # libFuzzer targets fuzz/fuzz_<name>.c, their corpora fuzz/<name>-corpus/:
 # make fuzz-<name> fuzzes for FUZZ_SECONDS (needs clang), replay_<name>
 # replays the corpus under ASan and UBSan without libFuzzer (make test)
-FUZZ_NAMES   := uri segmenter avc hevc
+FUZZ_NAMES   := uri segmenter avc hevc audio
 REPLAY_BINS  := $(FUZZ_NAMES:%=$(BUILD)/replay_%)
 FUZZ_MAX_LEN_uri       := 256
 FUZZ_MAX_LEN_segmenter := 65536
 FUZZ_MAX_LEN_avc       := 8192
 FUZZ_MAX_LEN_hevc      := 2048
+FUZZ_MAX_LEN_audio     := 16384
 
 $(BUILD)/replay_%: fuzz/replay.c fuzz/fuzz_%.c $(CORE_SRCS) $(CORE_HDRS)
 	mkdir -p $(BUILD)
