@@ -27,6 +27,7 @@
 
 #define NGX_HTTP_BAR_HLS_FULL_QUIET      30      /* sec, zone full episode */
 #define NGX_HTTP_BAR_HLS_LEASE           3000    /* msec without heartbeat */
+#define NGX_HTTP_BAR_HLS_GRACE           250     /* msec between owners */
 #define NGX_HTTP_BAR_HLS_MAX_PART        (16 * 1024 * 1024)
 
 #define NGX_HTTP_BAR_HLS_METHODS         "GET, HEAD, OPTIONS"

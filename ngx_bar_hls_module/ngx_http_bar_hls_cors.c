@@ -73,7 +73,8 @@ ngx_http_bar_hls_allow_origin(ngx_conf_t *cf, ngx_command_t *cmd,
 
             } else {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "bar_hls: invalid origin \"%V\": use *, "
+                                   "bar_hls: invalid origin \"%V\" in "
+                                   "\"bar_hls_allow_origin\": use *, "
                                    "off or origins such as "
                                    "https://example.org", v);
                 return NGX_CONF_ERROR;
@@ -81,7 +82,8 @@ ngx_http_bar_hls_allow_origin(ngx_conf_t *cf, ngx_command_t *cmd,
 
             if (ngx_strlchr(host, v->data + v->len, '/') != NULL) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "bar_hls: invalid origin \"%V\": an "
+                                   "bar_hls: invalid origin \"%V\" in "
+                                   "\"bar_hls_allow_origin\": an "
                                    "origin has no path, not even \"/\"", v);
                 return NGX_CONF_ERROR;
             }

@@ -57,10 +57,20 @@ ngx_http_bar_hls_acquire(ngx_http_bar_hls_main_conf_t *bmcf,
 
     ngx_shmtx_lock(&bmcf->shpool->mutex);
 
-    if (slot->owner == 0
-        || slot->owner == ngx_pid
-        || !ngx_http_bar_hls_alive(slot->owner)
-        || (ngx_msec_int_t) (now - slot->heartbeat) > NGX_HTTP_BAR_HLS_LEASE)
+    /*
+     * A released or dead owner's session is closed, but the camera may
+     * not have seen its end yet: a grace after its last heartbeat, so
+     * that the camera never sees two sessions, even for a moment.
+     */
+
+    if ((slot->owner == 0
+         || slot->owner == ngx_pid
+         || !ngx_http_bar_hls_alive(slot->owner)
+         || (ngx_msec_int_t) (now - slot->heartbeat)
+            > NGX_HTTP_BAR_HLS_LEASE)
+        && (slot->owner == ngx_pid
+            || (ngx_msec_int_t) (now - slot->heartbeat)
+               >= NGX_HTTP_BAR_HLS_GRACE))
     {
         st = BH_OK;
 
@@ -142,6 +152,7 @@ ngx_http_bar_hls_release(ngx_http_bar_hls_main_conf_t *bmcf,
 
     if (ngx_http_bar_hls_owned(cam->slot, epoch) == NGX_OK) {
         cam->slot->owner = 0;
+        cam->slot->heartbeat = ngx_http_bar_hls_now();  /* released then */
 
         /* the next owner starts a new segment: list this one now */
 

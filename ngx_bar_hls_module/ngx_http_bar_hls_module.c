@@ -34,6 +34,8 @@ static char *ngx_http_bar_hls_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static char *ngx_http_bar_hls_init_main_conf(ngx_conf_t *cf, void *conf);
 static char *ngx_http_bar_hls_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_bar_hls_positive(ngx_conf_t *cf, void *post,
+    void *data);
 static char *ngx_http_bar_hls_set_handler(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_bar_hls_zone_resized(ngx_conf_t *cf,
@@ -42,6 +44,10 @@ static ngx_int_t ngx_http_bar_hls_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_bar_hls_init_process(ngx_cycle_t *cycle);
 static void ngx_http_bar_hls_collect_handler(ngx_event_t *ev);
 static void ngx_http_bar_hls_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_post_t  ngx_http_bar_hls_positive_post =
+    { ngx_http_bar_hls_positive };
 
 
 static ngx_command_t  ngx_http_bar_hls_commands[] = {
@@ -100,7 +106,7 @@ static ngx_command_t  ngx_http_bar_hls_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_bar_hls_loc_conf_t, block_timeout),
-      NULL },
+      &ngx_http_bar_hls_positive_post },
 
       ngx_null_command
 };
@@ -380,6 +386,21 @@ ngx_http_bar_hls_zone_resized(ngx_conf_t *cf, ngx_str_t *name, size_t size)
             return NGX_ERROR;
         }
     }
+}
+
+
+/* a time that must not be 0 (a request held for no time is not held) */
+
+static char *
+ngx_http_bar_hls_positive(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *ms = data;
+
+    if (*ms == 0) {
+        return "must be more than 0";
+    }
+
+    return NGX_CONF_OK;
 }
 
 

@@ -12,9 +12,10 @@ add_block_preprocessor(\&default_log_checks);
 add_response_body_check(\&check_body);
 
 # One camera for the whole file: H.264 640x360 25 fps, a keyframe every
-# second, AAC, digest auth.
+# second, AAC, digest auth.  Its frames are recorded: EXTINFs are compared
+# with the GOPs it really sent (camera=...).
 start_camera(env => 'TEST_NGINX_CAM_PORT', audio => 'aac', auth => 'digest',
-             password => $PASSWORD, gop => 25);
+             password => $PASSWORD, gop => 25, record => 1);
 
 our %Seen;
 
@@ -78,7 +79,7 @@ seg-\d+\.m4s
 #EXT-X-PROGRAM-DATE-TIME:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z
 (#EXT-X-PART:\S+\n)*#EXTINF:[12]\.\d{3},
 seg-\d+\.m4s
---- bar_playlist: min=3 max=6 target=2 extinf=2.000
+--- bar_playlist: min=3 max=6 target=2 camera=TEST_NGINX_CAM_PORT segment=2
 --- bar_check: remember
 --- error_log eval
 [qr/\[info\] .*bar_hls: camera "ale": pulling rtsp:\/\/\*\*\*\@127\.0\.0\.1:\d+\/stream1$/,
@@ -93,7 +94,7 @@ seg-\d+\.m4s
 BarHls::Test::wait_playlist_ok('/live/ale/index.m3u8', 5, 15);
 --- request
 GET /live/ale/index.m3u8
---- bar_playlist: min=5 max=6 target=2 extinf=2.000
+--- bar_playlist: min=5 max=6 target=2 camera=TEST_NGINX_CAM_PORT segment=2
 --- bar_check: advanced
 --- no_error_log
 [error]
@@ -128,7 +129,7 @@ BarHls::Test::wait_sequence_ok('/live/ale/index.m3u8', 3, 20, 3);
 --- request
 GET /live/ale/index.m3u8
 --- response_body_like: \A#EXTM3U\n#EXT-X-VERSION:\d+\n#EXT-X-TARGETDURATION:1\n
---- bar_playlist: min=3 max=4 target=1 extinf=1.000
+--- bar_playlist: min=3 max=4 target=1 camera=TEST_NGINX_CAM_PORT segment=1
 --- no_error_log
 [error]
 
@@ -152,7 +153,7 @@ BarHls::Test::wait_playlist_ok('/some/deeper/prefix/Back_Door-2/index.m3u8', 2, 
 GET /some/deeper/prefix/Back_Door-2/index.m3u8
 --- response_headers_like
 Content-Type: application/vnd\.apple\.mpegurl
---- bar_playlist: min=2 target=1 extinf=1.000
+--- bar_playlist: min=2 target=1 camera=TEST_NGINX_CAM_PORT segment=1
 --- error_log
 bar_hls: camera "front": streaming 640x360
 bar_hls: camera "Back_Door-2": streaming 640x360
@@ -164,7 +165,7 @@ bar_hls: camera "Back_Door-2": streaming 640x360
 === TEST 6: the other camera of the same zone is served too
 --- request
 GET /some/deeper/prefix/front/index.m3u8
---- bar_playlist: min=2 target=1 extinf=1.000
+--- bar_playlist: min=2 target=1 camera=TEST_NGINX_CAM_PORT segment=1
 --- no_error_log
 [error]
 
@@ -184,7 +185,7 @@ location ~ ^/cams/[^/]+/[^/]+$ {
 BarHls::Test::wait_playlist_ok('/cams/ale/index.m3u8', 1, 15);
 --- request
 GET /cams/ale/index.m3u8
---- bar_playlist: min=1 target=1 extinf=1.000
+--- bar_playlist: min=1 target=1 camera=TEST_NGINX_CAM_PORT segment=1
 --- no_error_log
 [error]
 
@@ -205,6 +206,6 @@ BarHls::Test::wait_playlist_ok('/live/ale/index.m3u8', 2, 15);
 --- request
 GET /live/ale/index.m3u8
 --- response_body_like: \A#EXTM3U\n#EXT-X-VERSION:7\n(?!.*#EXT-X-(PART|PART-INF|PRELOAD-HINT|SERVER-CONTROL)[:,])
---- bar_playlist: min=2 target=1 extinf=1.000
+--- bar_playlist: min=2 target=1 camera=TEST_NGINX_CAM_PORT segment=1
 --- no_error_log
 [error]

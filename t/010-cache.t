@@ -6,6 +6,7 @@ use warnings;
 
 use lib 't/lib';
 use BarHls::Test;
+use Time::HiRes qw(sleep);
 use BarHls::Http;
 use Test::Nginx::Socket 'no_plan';
 
@@ -14,7 +15,7 @@ no_shuffle();
 add_block_preprocessor(\&default_log_checks);
 add_response_body_check(\&check_body);
 
-start_camera(env => 'TEST_NGINX_CAM_PORT', audio => 'aac', gop => 25);
+our $Cam = start_camera(env => 'TEST_NGINX_CAM_PORT', audio => 'aac', gop => 25);
 
 # a second server: the directives at server level
 $ENV{TEST_NGINX_BAR_PORT2} = free_port();
@@ -229,20 +230,25 @@ sub check_playlist_validators {
         like($etag, qr/^"[\x21\x23-\x7e]+"$/, "$name - $cam playlist: a strong ETag ($etag)");
         like($lm, qr/ GMT$/, "$name - $cam playlist: Last-Modified ($lm)");
 
-        # 304 as long as it did not change (it changes every 200 ms for
-        # ale: a few tries)
-        my $got304;
-        for (1 .. 10) {
-            my $res = http_req('GET', $path);
-            my $again = http_req('GET', $path, headers => ['If-None-Match' => hdr1($res, 'ETag') // '']);
-            if ($again->{status} == 304) {
-                $got304 = 1;
+        # 304 as long as it did not change: the camera paused (SIGSTOP),
+        # the playlist stays as it is (proven: two fetches 0.5 s apart
+        # with one ETag), and its ETag must get a 304, every time
+        pause_camera($Cam);
+        my ($still, $e1);
+        for (1 .. 20) {
+            my $a = http_req('GET', $path);
+            sleep 0.5;
+            my $b = http_req('GET', $path);
+            $e1 = hdr1($b, 'ETag');
+            if (defined $e1 && $e1 eq (hdr1($a, 'ETag') // '')) {
+                $still = 1;
                 last;
             }
-            is($again->{status}, 200, "$name - $cam playlist: changed in between: 200");
-            isnt(hdr1($again, 'ETag'), hdr1($res, 'ETag'), "$name - $cam playlist: ... with a new ETag");
         }
-        ok($got304, "$name - $cam playlist: If-None-Match of the current ETag -> 304");
+        ok($still, "$name - $cam playlist: unchanged for 0.5 s with the camera paused");
+        my @codes = map { http_req('GET', $path, headers => ['If-None-Match' => $e1 // ''])->{status} } 1 .. 3;
+        resume_camera($Cam);
+        is("@codes", '304 304 304', "$name - $cam playlist: If-None-Match of the current ETag -> 304");
 
         # once the media sequence moved on, the old validators get a 200
         my $seq = parse_playlist($first->{body})->{sequence} // 0;

@@ -43,6 +43,7 @@ sub five_reloads {
     my %max = map { $_ => { camera => 0, client => 0 } } $Ale->{port}, $Bob->{port};
     for my $i (1 .. 5) {
         my $before = streaming_lines();
+        my %seg = map { $_ => remember_segment("/live/$_") } qw(ale bob);
         my $master = nginx_master_pid();
         my @old = worker_pids();
         my $t0 = time;
@@ -61,6 +62,8 @@ sub five_reloads {
         }
         Test::More::ok($n >= 2, "reload $i: both cameras stream again")
             or Test::More::diag("streaming lines since the reload: $n");
+        # the new workers serve what the old ones published: the zone survived
+        same_segment_ok("reload $i - $_", $seg{$_}) for qw(ale bob);
         # the old workers are gone
         my $gone = BarHls::Test::wait_until(15, 0.1, sub { !grep { process_alive($_) } @old });
         Test::More::ok($gone, "reload $i: the old workers exited");
@@ -152,39 +155,68 @@ sub check_sessions {
 # blocking requests waiting in the old workers while nginx reloads: they
 # are answered (the old workers wait for them), and the camera still
 # never sees two sessions although the old workers live on
-our ($Pending, $MaxPending);
+our ($Pending, $MaxPending, $Waiting, $THup, $Asked);
 
 sub reload_with_waiters {
-    my $pl = parse_ll(http_get('/live/ale/index.m3u8')->{content});
+    # the requests ask for what comes after the open segment: seg-M+1's
+    # first part (ale) and seg-M+1 whole (bob), at least 0.6 s away when
+    # the open segment M has just begun (and 1 s more for bob)
+    my ($pl, $bob);
+    BarHls::Test::wait_until(5, 0.02, sub {
+        $pl = parse_ll(http_get('/live/ale/index.m3u8')->{content});
+        return $pl && $pl->{hint} && defined $pl->{hint}{part} && $pl->{hint}{part} <= 1;
+    });
+    $bob = parse_ll(http_get('/live/bob/index.m3u8')->{content});
     my $m = $pl->{hint}{msn} + 1;
+    my $mb = $bob->{hint}{msn} + 1;
     my @reqs = ((map { "/live/ale/index.m3u8?_HLS_msn=$m&_HLS_part=0&w=$_" } 1 .. 4),
-                (map { "/live/bob/index.m3u8?_HLS_msn=$m&w=$_" } 1 .. 4));
+                (map { "/live/bob/index.m3u8?_HLS_msn=$mb&w=$_" } 1 .. 4));
     # the requests go out, then the reload, then we collect the answers
     my $pid = open my $fh, '-|';
     die "fork: $!" unless defined $pid;
     if (!$pid) {
         my $res = parallel_get(\@reqs, timeout => 20);
-        print join("\n", map { join ' ', $_->{status}, sprintf('%.3f', $_->{took} // -1),
-                                ($_->{body} =~ /^#EXT-X-MEDIA-SEQUENCE:(\d+)/m ? $1 : '-') } @$res), "\n";
+        for my $r (@$res) {
+            my $p = parse_ll($r->{body});
+            my $has = !$p ? 0
+                    : $r->{path} =~ m{/ale/} ? scalar(grep { $_->{msn} == $m && $_->{n} == 0 }
+                                                       map { @{ $_->{parts} } } @{ $p->{segments} }, $p->{open} || ())
+                    : scalar(grep { $_->{msn} == $mb } @{ $p->{segments} });
+            printf "%s %.3f %.3f %d %s\n", $r->{status}, $r->{took} // -1,
+                   ($r->{sent} // 0) + ($r->{took} // 0), $has, $r->{path};
+        }
         POSIX::_exit(0);
     }
-    sleep 0.3;
+    sleep 0.2;
+    # they wait: nothing of seg-M+1 yet
+    my $now = parse_ll(http_get('/live/ale/index.m3u8')->{content});
+    $Waiting = $now && $now->{hint}{msn} < $m;
     my $before = streaming_lines();
+    $THup = time;
     kill 'HUP', nginx_master_pid();
     $MaxPending = max_sessions([$Ale->{port}, $Bob->{port}], 20, sub { streaming_lines() - $before >= 2 });
     my @lines = <$fh>;
     close $fh;
     $Pending = [map { [split ' '] } @lines];
+    $Asked = { ale => "part 0 of seg-$m", bob => "seg-$mb.m4s" };
 }
 
 sub check_waiters {
     my ($block) = @_;
     my $name = $block->name;
+    ok($Waiting, "$name - the requests were sent before what they ask for existed");
     is(scalar @$Pending, 8, "$name - 8 answers");
     is(scalar(grep { $_->[0] == 200 } @$Pending), 8, "$name - all 200")
         or diag(join "\n", map { "@$_" } @$Pending);
-    measure('blocking requests pending across a reload: answered after %s s',
-            join(' ', map { $_->[1] } @$Pending));
+    # held: answered after the reload began, listing what they asked for
+    my @early = grep { $_->[2] < $THup } @$Pending;
+    ok(!@early, sprintf "$name - all answered after SIGHUP (%d before)", scalar @early)
+        or diag(join "\n", map { "@$_" } @early);
+    my @without = grep { !$_->[3] } @$Pending;
+    ok(!@without, "$name - each lists what it asked for ($Asked->{ale} / $Asked->{bob})")
+        or diag(join "\n", map { "@$_" } @without);
+    measure('blocking requests pending across a reload: answered %s s after SIGHUP',
+            join(' ', map { sprintf '%.3f', $_->[2] - $THup } @$Pending));
     for my $fc ($Ale, $Bob) {
         is($MaxPending->{$fc->{port}}{$_}, 1, "$name - camera on port $fc->{port}: never two RTSP connections ($_ side)")
             for qw(camera client);

@@ -108,6 +108,7 @@ sub check_watched {
     ok(@lines, "$name - \"the zone is full\" logged");
     my @bad = grep { !/\[error\] .*bar_hls: camera "c[123]": the zone is full, (?:segments are evicted before they leave the playlist|media dropped until the next keyframe); make bar_hls_zone larger$/ } @lines;
     ok(!@bad, "$name - as an [error] naming the camera") or diag(@bad);
+    ok($ZoneFullSeen, "$name - zone_full: true in the status while the zone was full");
     my %n;
     $n{$_}++ for map { /camera "(\w+)"/ ? $1 : () } @lines;
     measure('"the zone is full" lines: %s; zone_full seen in the status: %s',
@@ -115,11 +116,17 @@ sub check_watched {
 }
 
 # every listed segment decodes from a keyframe, and the media in it has no
-# hole (a frame every 40 ms)
+# hole (a frame every 40 ms; one frame missing at a time is the camera's
+# doing: x264enc drops late frames under load) unless the zone made the
+# camera drop media ("media dropped until the next keyframe"); a camera
+# whose segments were only evicted early keeps them whole.  At least one
+# camera must be checked.
 sub check_media {
     my ($block) = @_;
     my $name = $block->name;
-    my %named = map { /camera "(\w+)": the zone is full/ ? ($1 => 1) : () } error_log_lines();
+    my %named = map { /camera "(\w+)": the zone is full, media dropped/ ? ($1 => 1) : () } error_log_lines();
+    my @checked = grep { !$named{$_} } @Cams;
+    ok(@checked, "$name - cameras that never dropped media, to check for holes: @checked");
     for my $cam (@Cams) {
         my $pl = parse_playlist(http_get("/live/$cam/index.m3u8")->{content});
         ok($pl && @{ $pl->{segments} }, "$name - $cam: lists segments") or next;
@@ -130,7 +137,7 @@ sub check_media {
                                . ($r->{first_key} // '?') . ": $r->{err}"
                 if $r->{status} == 200 && ($r->{rc} != 0 || !$r->{first_key} || !$r->{video});
             my ($rc, $err, @pts) = video_pts($cam, $seg->{map}, $seg->{uri});
-            my @gap = grep { $pts[$_] - $pts[$_ - 1] > 0.045 } 1 .. $#pts;
+            my @gap = grep { $pts[$_] - $pts[$_ - 1] > 0.085 } 1 .. $#pts;
             push @holes, sprintf('%s (EXTINF %s): %d frames, %s', $seg->{uri}, $seg->{duration},
                                  scalar @pts, join(', ', map { sprintf '%.2fs missing after %.2f',
                                      $pts[$_] - $pts[$_ - 1] - 0.04, $pts[$_ - 1] } @gap))
@@ -141,7 +148,7 @@ sub check_media {
         measure('%s: %d listed segments, %d with holes%s', $cam, scalar @{ $pl->{segments} },
                 scalar @holes, @holes ? ': ' . join('; ', @holes) : '');
         # a camera the zone never refused keeps its media whole
-        ok(!@holes, "$name - $cam: never refused, no hole in its media") or diag(join "\n", @holes)
+        ok(!@holes, "$name - $cam: never dropped media, no hole in its media") or diag(join "\n", @holes)
             unless $named{$cam};
     }
 }

@@ -71,6 +71,7 @@ sub before_reload {
         $Before{$cam} = $pl;
         $Before{"$cam-map"} = $pl->{segments}[-1]{map} if $pl;
     }
+    my %seg = map { $_ => remember_segment("/live/$_") } qw(ale cid);
     reload_with('change', cam_line(ale => 'A'), cam_line(cid => 'E'), cam_line(dan => 'D'));
     my $r = $Reload{change};
     my $t0 = $r->{t0};
@@ -81,6 +82,9 @@ sub before_reload {
         return (grep { /camera "dan": streaming/ } @l) && (grep { /camera "cid": streaming 320x180/ } @l)
                && (grep { /camera "ale": streaming/ } @l);
     });
+    # the new workers serve what the old ones published: the zone
+    # survived, for the unchanged camera and for the changed one
+    same_segment_ok("after the reload - $_", $seg{$_}) for qw(ale cid);
     BarHls::Test::wait_until(20, 0.05, sub {
         $r->{t_bob_gone} //= time - $t0 if (camera_stats($Fc{B})->{current} // 1) == 0;
         $r->{t_freed} //= time - $t0

@@ -53,6 +53,7 @@ our @EXPORT = qw(
     parse_ll worker_pids process_alive measure closed_port
     client_established max_sessions
     log_lines_since count_log
+    remember_segment same_segment_ok
 );
 
 my $Tmp;
@@ -94,10 +95,14 @@ sub reap {
 # A TCP port on 127.0.0.1 nobody listens on (connection refused).
 sub closed_port { BarHls::Test::free_port() }
 
+my $BadServers = 0;
+
 sub start_bad_server {
     my (%o) = @_;
     my $port = $o{port} // BarHls::Test::free_port();
-    my $dir = File::Spec->catdir(tmp_dir(), "bad-$o{mode}-$port");
+    # a directory (and accept log) of its own, also for a server started
+    # again on the same port
+    my $dir = File::Spec->catdir(tmp_dir(), "bad-$o{mode}-$port-" . ++$BadServers);
     mkdir $dir;
     my %s = (port => $port, mode => $o{mode}, pidfile => "$dir/pid",
              log => "$dir/accepts.log");
@@ -156,12 +161,7 @@ sub restart_camera {
     mkdir $dir;
     my %cam = (port => $port, dir => $dir, pidfile => "$dir/pid", stats => "$dir/stats",
                log => "$dir/camera.log", opts => \%o, probes => 0);
-    my @cmd = (BarHls::Test::repo_root() . '/scripts/fake-camera', '--port', $port,
-               '--pidfile', $cam{pidfile}, '--stats', $cam{stats});
-    for my $opt (qw(path audio auth user password codec size fps gop)) {
-        push @cmd, "--$opt", $o{$opt} if defined $o{$opt};
-    }
-    push @cmd, '--sliced' if $o{sliced};
+    my @cmd = BarHls::Test::camera_command(\%cam, %o);
     $cam{pid} = spawn(sub {
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', $cam{log};
@@ -394,6 +394,7 @@ sub parse_ll {
             $pl{nhints}++;
         }
         elsif ($line =~ /^#EXTINF:([\d.]+),$/) { $next{duration} = $1 }
+        elsif ($line =~ /^#EXT-X-PROGRAM-DATE-TIME:(.+)$/) { $next{pdt} = BarHls::Test::parse_pdt($1) }
         elsif ($line =~ /^seg-(\d+)\.(?:m4s|ts)$/) {
             my $msn = $1;
             $_->{msn} = $msn for @parts;
@@ -484,6 +485,33 @@ sub process_alive {
     my $stat = <$fh> // '';
     my ($state) = $stat =~ /\)\s+(\S+)/;
     return defined $state && $state ne 'Z' && $state ne 'X';
+}
+
+# ------------------------------------------------------------ reloads
+
+# The newest segment $dir/index.m3u8 lists, fetched: { uri, md5, msn,
+# status }.  Sequence numbers start from the clock, so a sequence that
+# "went on" after a reload proves nothing about the zone: a segment
+# published before and served after the reload, byte for byte, does.
+sub remember_segment {
+    my ($dir) = @_;
+    my $pl = BarHls::Test::parse_playlist(BarHls::Test::http_get("$dir/index.m3u8")->{content});
+    my $seg = $pl && $pl->{segments}[-1] or return { status => 'no segment listed' };
+    my $res = BarHls::Test::http_get("$dir/$seg->{uri}");
+    return { uri => "$dir/$seg->{uri}", msn => $seg->{msn}, status => $res->{status},
+             md5 => BarHls::Test::md5_hex($res->{content}), size => length($res->{content} // '') };
+}
+
+# The segment remember_segment() fetched: again 200 and the same bytes.
+sub same_segment_ok {
+    my ($name, $old) = @_;
+    Test::More::ok($old->{uri} && $old->{status} == 200, "$name - a segment fetched before: "
+                   . ($old->{uri} // $old->{status})) or return;
+    my $res = BarHls::Test::http_get($old->{uri});
+    my $md5 = BarHls::Test::md5_hex($res->{content});
+    Test::More::ok($res->{status} == 200 && $md5 eq $old->{md5},
+                   "$name - $old->{uri} from before: 200, the same $old->{size} bytes (got $res->{status}, "
+                   . length($res->{content} // '') . ' bytes)');
 }
 
 # ------------------------------------------------------------- logs

@@ -54,13 +54,14 @@ use BarHls::Checker ();     # every playlist fetched is checked (the hook)
 our @EXPORT = qw(
     $PASSWORD repo_root module_path free_port
     start_camera stop_camera pause_camera resume_camera camera_stats
+    camera_on_port camera_command
     nginx_port nginx_url http_get wait_until wait_for_playlist
     wait_playlist_ok wait_sequence_ok parse_playlist playlist_msns
     check_playlist ffprobe_streams probe_segment
     ffmpeg_decode mp4_boxes box_types md5_hex error_log_path
     error_log_lines error_log_mark wait_for_log tcp_established
     max_established nginx_master_pid default_log_checks
-    check_body
+    check_body require_tools
 );
 
 # The fake cameras' password: no error.log may ever contain it.
@@ -71,16 +72,29 @@ our $Root = Cwd::abs_path(
 
 our $LastStatus = '';       # what the last wait_for_playlist() saw
 
-# How far (seconds) consecutive PROGRAM-DATE-TIMEs may be from "previous +
-# its EXTINF".  Not tighter: the first segment of an RTSP session is
-# stamped late by the time libavformat spends probing (~0.3 s).
+# How far (seconds) the step between consecutive PROGRAM-DATE-TIMEs may be
+# from the step between the arrivals of their keyframes at the camera's
+# recorder.  Not tighter: the first segment of an RTSP session is stamped
+# late by the time libavformat spends probing (~0.3 s).
 our $PdtTolerance = 0.5;
+
+# How far (seconds) the PDTs of a run of segments may stray from their
+# EXTINFs when no recorder tells when the camera sent them: a camera
+# under load was seen 4 s behind its own time stamps before catching up.
+our $PdtDrift = 5;
 
 # Scratch space shared by --- init code and body checks of a test file.
 our %Stash;
 
 my $Tmp;                    # our private temp dir (cameras' files)
 my @Cameras;                # started by us, stopped in END
+my %ByPort;                 # port => camera, for camera_on_port()
+
+# scripts/fake-camera's options with a value, and its flags
+our @CameraOptions = qw(path audio auth user password codec size fps gop
+                        transport tls_cert tls_key
+                        bframes profile resize_after resize_to);
+our @CameraFlags = qw(sliced no_sprop sync_marks);
 my %UsedPorts;
 my $Http = HTTP::Tiny->new(
     timeout    => 5,
@@ -119,6 +133,22 @@ for my $sig (qw(INT TERM HUP)) {
     $SIG{$sig} = sub { print STDERR "Caught SIG$sig\n"; exit 1 };
 }
 
+# require_tools([label, path or code returning true when present], ...):
+# plans skip_all with a loud reason when one is missing, or, with
+# CI=true, fails the file instead: in CI every tool scripts/setup
+# installs must be there.  Call it before anything else is tested.
+sub require_tools {
+    my @missing = grep { ref $_->[1] ? !$_->[1]->() : !-e $_->[1] } @_;
+    return 1 unless @missing;
+    my $what = join ', ', map { $_->[0] } @missing;
+    if (($ENV{CI} // '') eq 'true') {
+        Test::More::plan(tests => 1);
+        Test::More::fail("CI=true: required tools missing: $what (scripts/setup installs them)");
+        exit 1;
+    }
+    Test::More::plan(skip_all => "SKIPPED, missing: $what (scripts/setup installs them)");
+}
+
 sub repo_root   { $Root }
 sub module_path { $ENV{TEST_NGINX_BAR_HLS_MODULE} }
 
@@ -150,12 +180,14 @@ sub free_port {
 # start_camera(port => N, env => 'TEST_NGINX_CAM_PORT', audio => 'aac',
 #              auth => 'digest', user => 'admin', password => ...,
 #              codec => 'h264', size => '640x360', fps => 25, gop => 25,
-#              sliced => 1, path => '/stream1', wait => 5, bframes => 2,
-#              profile => 'high', no_sprop => 1, resize_after => 5,
-#              resize_to => '320x180', sync_marks => 1)
+#              sliced => 1, path => '/stream1', transport => 'tcp+udp',
+#              tls_cert => FILE, tls_key => FILE, record => 1, wait => 5,
+#              bframes => 2, profile => 'high', no_sprop => 1,
+#              resize_after => 5, resize_to => '320x180', sync_marks => 1)
 # Starts scripts/fake-camera on 127.0.0.1 (a free port unless given) and
 # returns once the port accepts connections.  With env, the port is also
-# put in $ENV{...} for the nginx.conf sections.
+# put in $ENV{...} for the nginx.conf sections.  With record, a recorder
+# notes every frame the camera sends (BarHls::Timing).
 sub start_camera {
     my (%o) = @_;
     my $port = $o{port} // free_port();
@@ -171,29 +203,12 @@ sub start_camera {
         log     => "$dir/camera.log",
         opts    => {%o},
     );
-    my @cmd = ("$Root/scripts/fake-camera", '--port', $port,
-               '--pidfile', $cam{pidfile}, '--stats', $cam{stats});
-    for my $opt (qw(path audio auth user password codec size fps gop)) {
-        push @cmd, "--$opt", $o{$opt} if defined $o{$opt};
-    }
-    push @cmd, '--sliced' if $o{sliced};
-    # the cameras of the field: B-frames, profiles, a size change, no sprop
-    for my $opt (qw(bframes profile resize_after resize_to)) {
-        (my $flag = $opt) =~ tr/_/-/;
-        push @cmd, "--$flag", $o{$opt} if defined $o{$opt};
-    }
-    push @cmd, '--no-sprop' if $o{no_sprop};
-    push @cmd, '--sync-marks' if $o{sync_marks};
-
+    my @cmd = camera_command(\%cam, %o);
     unlink $cam{pidfile}, $cam{stats};
     my $pid = fork;
     die "BarHls::Test: fork: $!\n" unless defined $pid;
     if ($pid == 0) {
-        # Linux: the camera gets SIGTERM should this test process die
-        # without running its END block (prctl(PR_SET_PDEATHSIG, SIGTERM))
-        my $prctl = $Config::Config{archname} =~ /^x86_64-linux/ ? 157
-                  : $Config::Config{archname} =~ /^aarch64-linux/ ? 167 : undef;
-        syscall($prctl, 1, 15) if defined $prctl;
+        die_with_parent();
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', $cam{log};
         open STDERR, '>&', \*STDOUT;
@@ -236,13 +251,54 @@ sub start_camera {
         stop_camera(\%cam);
         die "BarHls::Test: fake camera on port $port $why:\n$log";
     }
+    if ($o{record}) {
+        require BarHls::Timing;
+        BarHls::Timing::start_recorder(\%cam);
+    }
     $ENV{$o{env}} = $port if $o{env};
+    $ByPort{$port} = \%cam;
     return \%cam;
 }
 
-# Sends SIGTERM (SIGKILL after 5 s) to the camera's own PID and reaps it.
+# The command line of scripts/fake-camera for start_camera()'s options
+# (and restart_camera()'s in BarHls::Fault): every option of the camera
+# script that a test may set is passed through here.
+sub camera_command {
+    my ($cam, %o) = @_;
+    my @cmd = ("$Root/scripts/fake-camera", '--port', $cam->{port},
+               '--pidfile', $cam->{pidfile}, '--stats', $cam->{stats});
+    for my $opt (@CameraOptions) {
+        (my $arg = "--$opt") =~ tr/_/-/;
+        push @cmd, $arg, $o{$opt} if defined $o{$opt};
+    }
+    for my $flag (@CameraFlags) {
+        (my $arg = "--$flag") =~ tr/_/-/;
+        push @cmd, $arg if $o{$flag};
+    }
+    return @cmd;
+}
+
+# The camera start_camera() started on $port (the value of an env var
+# given to start_camera(env => ...) works too).
+sub camera_on_port {
+    my ($port) = @_;
+    $port = $ENV{$port} if defined $port && $port =~ /^[A-Z_]\w*$/;
+    return defined $port ? $ByPort{$port} : undef;
+}
+
+# Linux: the calling (child) process gets SIGTERM should its parent, this
+# test process, die without running its END block.
+sub die_with_parent {
+    my $prctl = $Config::Config{archname} =~ /^x86_64-linux/ ? 157
+              : $Config::Config{archname} =~ /^aarch64-linux/ ? 167 : undef;
+    syscall($prctl, 1, 15) if defined $prctl;      # PR_SET_PDEATHSIG
+}
+
+# Sends SIGTERM (SIGKILL after 5 s) to the camera's own PID (and its
+# recorder's) and reaps it.
 sub stop_camera {
     my ($cam) = @_;
+    BarHls::Timing::stop_recorder($cam) if $cam->{recorder};
     my $pid = delete $cam->{pid} or return;
     kill 'CONT', $pid;
     kill 'TERM', $pid;
@@ -269,6 +325,10 @@ sub camera_stats {
     if (defined $s{total}) {
         $s{raw_total} = $s{total};
         $s{total} -= $cam->{probes} // 0;
+    }
+    # the recorder's session is not nginx's
+    if ($cam->{recorder}) {
+        $s{$_} -= 1 for grep { ($s{$_} // 0) > 0 } qw(current max);
     }
     return \%s;
 }
@@ -421,7 +481,10 @@ sub parse_pdt {
 # Runs the structural checks every playlist this module serves must pass
 # (as Test::More tests named "$name - ...").  %o: min (segments),
 # max (segments), target (seconds), extinf (seconds, "2.000") give or take
-# tolerance (seconds, default 0.001).
+# tolerance (seconds, default 0.001); camera (a camera started with
+# record => 1, by its port or the env var holding it) with segment (the
+# camera's segment= in seconds, default target): every EXTINF is one of
+# the camera's GOPs as it sent them, cut as the module cuts.
 sub check_playlist {
     my ($name, $text, %o) = @_;
     my $pl = parse_playlist($text);
@@ -458,6 +521,15 @@ sub check_playlist {
     Test::More::ok(!(grep { !defined $_->{duration} || $_->{duration} <= 0
                            || int($_->{duration} + 0.5) > $pl->{target} } @segs),
                    "$name - every EXTINF is > 0 and rounds to <= the target");
+    my ($cam, $spans);
+    if (defined $o{camera}) {
+        # the segments are the camera's GOPs, cut at the segment target
+        $cam = camera_on_port($o{camera})
+            or die "check_playlist: no camera on $o{camera}\n";
+        require BarHls::Timing;
+        $spans = BarHls::Timing::camera_segments_ok($name, $cam, $pl,
+                                                    segment => $o{segment} // $o{target});
+    }
     if (defined $o{extinf}) {
         # within a millisecond: the module truncates microseconds, so a
         # 1999999 us segment says 1.999
@@ -467,18 +539,47 @@ sub check_playlist {
         Test::More::ok(!@other, "$name - every EXTINF is $o{extinf} (+-${tol}s)")
             or Test::More::diag(join "\n", map $_->{extinf}, @other);
     }
-    # program date-times follow each other by the segment durations
-    my @gaps;
+    # PROGRAM-DATE-TIME is when the segment's first frame reached nginx
+    # (README).  With a recorder, consecutive PDTs must be as far apart as
+    # the arrivals of those keyframes at the recorder; without one, a
+    # camera that falls behind and catches up (x264 under load, a camera
+    # resumed after SIGSTOP: seen 4 s late, then keyframes 0.1 s apart)
+    # moves arrivals by seconds, so then PDTs must not go back, and over
+    # the whole run they must follow the EXTINFs within $PdtDrift.
+    my (@gaps, @steps);
+    my @run = (0);
     for my $i (1 .. $#segs) {
-        next if $segs[$i]{discontinuity};
         my ($a, $b) = @segs[$i - 1, $i];
+        if ($b->{discontinuity}) {
+            @run = ($i);
+            next;
+        }
+        push @run, $i;
         next unless defined $a->{pdt} && defined $b->{pdt};
         my $step = $b->{pdt} - $a->{pdt};
-        push @gaps, "$a->{uri} -> $b->{uri}: ${step}s, EXTINF $a->{duration}"
-            if abs($step - $a->{duration}) > $PdtTolerance;
+        my ($sa, $sb) = $spans ? ($spans->{ $a->{uri} }, $spans->{ $b->{uri} }) : ();
+        if ($sa && $sb) {
+            my $w = BarHls::Timing::camera_frames($cam)->{wall};
+            my $arrived = $w->{ $sb->[0] } - $w->{ $sa->[0] };
+            push @steps, sprintf '%.2f/%.2f', $step, $arrived;
+            push @gaps, sprintf('%s -> %s: %.3fs, the keyframes reached the recorder %.3fs apart',
+                                $a->{uri}, $b->{uri}, $step, $arrived)
+                if abs($step - $arrived) > $PdtTolerance;
+            next;
+        }
+        push @steps, sprintf '%.2f', $step;
+        push @gaps, sprintf('%s -> %s: %.3fs: backwards', $a->{uri}, $b->{uri}, $step) if $step < -0.05;
+        my $first = $segs[ $run[0] ];
+        my $sum = 0;
+        $sum += $segs[$_]{duration} for @run[0 .. $#run - 1];
+        my $span = $b->{pdt} - $first->{pdt};
+        push @gaps, sprintf('%s -> %s: %.3fs apart, their EXTINFs add up to %.3fs', $first->{uri}, $b->{uri},
+                            $span, $sum)
+            if abs($span - $sum) > $PdtDrift;
     }
-    Test::More::ok(!@gaps, "$name - PROGRAM-DATE-TIMEs advance by the segment durations")
-        or Test::More::diag(join "\n", @gaps);
+    Test::More::ok(!@gaps, "$name - PROGRAM-DATE-TIMEs follow the arrivals ("
+                   . ($spans ? 'PDT step/arrival step at the recorder' : 'steps') . ": @steps s)")
+        or Test::More::diag(join("\n", @gaps) . "\nthe playlist:\n$text");
     my $age = defined $segs[-1]{pdt} ? time - $segs[-1]{pdt} : undef;
     Test::More::ok(defined $age && $age > -2 && $age < 60,
                    "$name - the newest PROGRAM-DATE-TIME is about now ("
@@ -543,8 +644,16 @@ sub probe_segment {
         ['ffprobe', '-v', 'error', '-count_packets', '-show_entries',
          'stream=codec_type,codec_name,width,height,nb_read_packets'
          . ':frame=key_frame,media_type', '-of', 'json', $file], 30);
+    my $json = eval { JSON::PP::decode_json($out) };
+    if (!$json) {
+        # (an answer ffprobe cannot describe must not look like an empty one)
+        $err .= sprintf "ffprobe output is not JSON (%d bytes: %.200s); init %s %d bytes, %s %s %d bytes",
+                        length $out, $out, $init->{status}, length($init->{content} // ''),
+                        $seg, $media->{status}, length($media->{content} // '');
+        $json = {};
+        rename $file, "$file.bad" if $ENV{BAR_HLS_TEST_KEEP};
+    }
     unlink $file;
-    my $json = eval { JSON::PP::decode_json($out) } || {};
     my %r = (rc => $rc, err => $err, streams => $json->{streams} || [],
              init_status => $init->{status}, status => $media->{status});
     $r{$_->{codec_type}} = $_->{nb_read_packets} for @{ $r{streams} };
@@ -596,8 +705,11 @@ sub error_log_path {
                                'logs', 'error.log');
 }
 
+# (dies when there is no error.log to read: checks of what it holds must
+# not pass without it)
 sub error_log_lines {
-    my $text = slurp(error_log_path()) // '';
+    my $text = slurp(error_log_path());
+    die 'BarHls::Test: cannot read ' . error_log_path() . ": $!\n" unless defined $text;
     return split /^/, $text;
 }
 
@@ -686,6 +798,7 @@ sub default_log_checks {
 # Response body check for add_response_body_check(\&check_body): custom
 # block sections
 #   --- bar_playlist: min=3 max=6 target=2 extinf=2.000 [tolerance=0.05]
+#   --- bar_playlist: min=3 target=2 camera=TEST_NGINX_CAM_PORT [segment=1]
 #   --- bar_boxes_like: ^ftyp moov$   (regex on the top-level box types)
 #   --- bar_same_as: /live/ale/init.mp4   (another URL, identical bytes)
 #   --- bar_check: foo bar   (calls main::check_foo($block, $body), ...)

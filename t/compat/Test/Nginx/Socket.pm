@@ -75,7 +75,7 @@ sub run_block {
         return run_must_die($block) if defined $block->must_die;
         my $status = start_nginx($block);
         bail_out("$name - Cannot start nginx (status code $status): ",
-                 grep /\[emerg\]/, @{ error_log_lines() })
+                 grep /\[emerg\]/, @{ error_log_lines() || [] })
             if $status != 0;
     } elsif (!nginx_running()) {
         bail_out("$name - No '--- config' section specified and no nginx "
@@ -408,6 +408,13 @@ sub check_error_log {
     my $lines = error_log_lines();
     my @want = log_patterns($block->error_log);
     my @unwanted = log_patterns($block->no_error_log);
+    if (!defined $lines) {
+        my $why = "$Test::Nginx::Util::ErrLogFile cannot be opened: $!";
+        fail(sprintf '%s - pattern "%s" cannot be checked: %s (req %d)', $name, fmt_str($_), $why, $rep)
+            for @want, @unwanted;
+        fail("$name - $why") unless @want || @unwanted;
+        return;
+    }
 
     for my $line (@$lines) {
         for my $pat (grep { defined && log_line_matches($line, $_) } @want) {
