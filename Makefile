@@ -8,6 +8,8 @@
 #   make fuzz-uri   fuzzes the request parsers (libFuzzer) FUZZ_SECONDS long
 #   make fuzz-segmenter   the segmenter with garbage packets
 #   make fuzz-avc   the H.264 parsers with garbage bytes
+#   make fuzz-hevc  the H.265 parsers with garbage bytes
+#   make fuzz-audio the audio transcoder with garbage packets
 #   make deb        the Debian package libnginx-mod-http-bar-hls in build/deb/
 #   make test-asan  nginx 1.22.1 and the module built with AddressSanitizer
 #                   and UBSan (nginx from Debian's source package), t/*.t
@@ -24,7 +26,7 @@ MODULE_SRCS := $(wildcard ngx_bar_hls_module/*.c ngx_bar_hls_module/*.h \
 
 # recursive (=), not simple (:=): evaluated when a recipe runs, after
 # "setup" installed pkg-config and libav on a fresh machine
-AV_PKGS    = libavformat libavcodec libavutil libswscale
+AV_PKGS    = libavformat libavcodec libavutil libswresample libswscale
 AV_CFLAGS  = $(shell pkg-config --cflags $(AV_PKGS))
 AV_LIBS    = $(shell pkg-config --libs $(AV_PKGS))
 
@@ -74,22 +76,27 @@ CORE_HDRS := $(wildcard ngx_bar_hls_module/core/*.h)
 # one TAP program per tests/unit/test_*.c, each linked with the whole core
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
-FIXTURES  := $(BUILD)/fixture.mkv $(BUILD)/fixture-sliced.mkv
+FIXTURES  := $(BUILD)/fixture.mkv $(BUILD)/fixture-sliced.mkv \
+             $(BUILD)/fixture-bframes.mkv \
+             $(addprefix $(BUILD)/hevc/hevc-,main.hevc main10.hevc rext.hevc \
+                                            sub.hevc main.mp4)
 
-$(BUILD)/unit/%: tests/unit/%.c tests/unit/tap.h $(CORE_SRCS) $(CORE_HDRS)
+$(BUILD)/unit/%: tests/unit/%.c tests/unit/*.h $(CORE_SRCS) $(CORE_HDRS)
 	mkdir -p $(BUILD)/unit
 	$(CC) -g -O1 -std=gnu99 $(WARN) $(SANITIZE) -fno-omit-frame-pointer \
 	    -Ingx_bar_hls_module/core $(AV_CFLAGS) \
-	    -o $@ $< $(CORE_SRCS) $(AV_LIBS) -lpthread
+	    -o $@ $< $(CORE_SRCS) $(AV_LIBS) -lpthread -lm
 
 # libFuzzer targets fuzz/fuzz_<name>.c, their corpora fuzz/<name>-corpus/:
 # make fuzz-<name> fuzzes for FUZZ_SECONDS (needs clang), replay_<name>
 # replays the corpus under ASan and UBSan without libFuzzer (make test)
-FUZZ_NAMES   := uri segmenter avc
+FUZZ_NAMES   := uri segmenter avc hevc audio
 REPLAY_BINS  := $(FUZZ_NAMES:%=$(BUILD)/replay_%)
 FUZZ_MAX_LEN_uri       := 256
 FUZZ_MAX_LEN_segmenter := 65536
 FUZZ_MAX_LEN_avc       := 8192
+FUZZ_MAX_LEN_hevc      := 2048
+FUZZ_MAX_LEN_audio     := 16384
 
 $(BUILD)/replay_%: fuzz/replay.c fuzz/fuzz_%.c $(CORE_SRCS) $(CORE_HDRS)
 	mkdir -p $(BUILD)
@@ -159,6 +166,39 @@ $(BUILD)/fixture-sliced.mkv:
 	    -f lavfi -i sine=frequency=440:sample_rate=44100 -t 12 \
 	    -c:v libx264 -g 25 -bf 0 -x264-params slices=4 -pix_fmt yuv420p \
 	    -c:a aac $@
+
+# H.264 High with 2 B-frames, for tests/unit/test_quirks.c
+$(BUILD)/fixture-bframes.mkv:
+	mkdir -p $(BUILD)
+	ffmpeg -nostdin -loglevel error -y \
+	    -f lavfi -i testsrc2=size=320x240:rate=25 -t 4 \
+	    -c:v libx264 -g 25 -bf 2 -pix_fmt yuv420p $@
+
+# H.265 from x265, for tests/unit/test_hevc*.c (which says what each is)
+X265 = ffmpeg -nostdin -loglevel error -y -f lavfi -i testsrc2=size=$(1) \
+           -c:v libx265 -x265-params log-level=error:$(2)
+
+$(BUILD)/hevc/hevc-main.hevc:
+	mkdir -p $(BUILD)/hevc
+	$(call X265,320x240:rate=25,keyint=25:level-idc=2:slices=4) \
+	    -t 2 -pix_fmt yuv420p $@
+
+$(BUILD)/hevc/hevc-main10.hevc:
+	mkdir -p $(BUILD)/hevc
+	$(call X265,1920x1080:rate=25,level-idc=4) -t 0.2 \
+	    -pix_fmt yuv420p10le $@
+
+$(BUILD)/hevc/hevc-rext.hevc:
+	mkdir -p $(BUILD)/hevc
+	$(call X265,352x288:rate=25,level-idc=5.1) -t 0.2 -pix_fmt yuv444p $@
+
+$(BUILD)/hevc/hevc-sub.hevc:
+	mkdir -p $(BUILD)/hevc
+	$(call X265,320x240:rate=25,temporal-layers=1:bframes=4:level-idc=2.1) \
+	    -t 0.4 -pix_fmt yuv420p $@
+
+$(BUILD)/hevc/hevc-main.mp4: $(BUILD)/hevc/hevc-main.hevc
+	ffmpeg -nostdin -loglevel error -y -i $< -c copy -tag:v hvc1 $@
 
 setup:
 	scripts/setup

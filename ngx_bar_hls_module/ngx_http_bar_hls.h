@@ -141,6 +141,7 @@ typedef struct {
     ngx_msec_t                  timeout;
     ngx_uint_t                  window;
     ngx_flag_t                  tcp;
+    bh_audio_mode_t             audio;
     bh_format_t                 format;
     size_t                      bitrate;        /* bits/s, for sizing */
     size_t                      max_bitrate;    /* bits/s, a bound */

@@ -5,11 +5,21 @@
  *     bar_hls_camera NAME URL|env:VAR|file:PATH [segment=2s]
  *                    [part=200ms|off] [window=6] [transport=tcp|udp]
  *                    [timeout=10s] [variant=fmp4|mpegts] [bitrate=2m]
- *                    [max_bitrate=20m];
+ *                    [max_bitrate=20m] [audio=auto|copy|aac|off];
  */
 
 
 #include "ngx_http_bar_hls.h"
+
+
+/* audio=, in the order of bh_audio_mode_t */
+static ngx_str_t  ngx_http_bar_hls_audio_modes[] = {
+    ngx_string("auto"),
+    ngx_string("copy"),
+    ngx_string("aac"),
+    ngx_string("off"),
+    ngx_null_string
+};
 
 
 static char *ngx_http_bar_hls_camera_param(ngx_conf_t *cf,
@@ -73,6 +83,7 @@ ngx_http_bar_hls_camera(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     cam->timeout = 10000;
     cam->window = 6;
     cam->tcp = 1;
+    cam->audio = BH_AUDIO_AUTO;
     cam->format = BH_FORMAT_FMP4;
     cam->bitrate = 2000000;
     cam->max_bitrate = NGX_CONF_UNSET_SIZE;
@@ -206,6 +217,23 @@ ngx_http_bar_hls_camera_param(ngx_conf_t *cf, ngx_http_bar_hls_camera_t *cam,
 
         cam->window = n;
         return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value->data, "audio=", 6) == 0) {
+        v.data = value->data + 6;
+        v.len = value->len - 6;
+
+        for (n = 0; ngx_http_bar_hls_audio_modes[n].len; n++) {
+            if (v.len == ngx_http_bar_hls_audio_modes[n].len
+                && ngx_strncmp(v.data, ngx_http_bar_hls_audio_modes[n].data,
+                               v.len) == 0)
+            {
+                cam->audio = (bh_audio_mode_t) n;
+                return NGX_CONF_OK;
+            }
+        }
+
+        goto invalid;
     }
 
     if (ngx_strcmp(value->data, "transport=tcp") == 0) {

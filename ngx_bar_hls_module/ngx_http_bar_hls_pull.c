@@ -342,6 +342,7 @@ ngx_http_bar_hls_start(ngx_http_bar_hls_pull_t *pull, bh_stream_conf_t *sc,
 
     conf.url = (char *) cam->url.data;
     conf.tcp = cam->tcp;
+    conf.audio = cam->audio;
     conf.timeout = (int64_t) cam->timeout * 1000;
     conf.backoff_min = BH_USEC / 2;
     conf.backoff_max = 30 * BH_USEC;

@@ -1,6 +1,7 @@
-# What the cameras send: audio other than AAC is dropped (video only),
-# video other than H.264 is refused, other picture sizes and key frame
-# intervals, frames cut into several slices.
+# What the cameras send: audio other than AAC is transcoded to AAC (the
+# rest of it in t/065-audio.t), video other than H.264 and H.265 is
+# refused, other picture sizes and key frame intervals, frames cut into
+# several slices.
 use strict;
 use warnings;
 
@@ -58,7 +59,7 @@ sub segments_ok {
 
 sub check_pcma {
     my ($block, $body) = @_;
-    probe_ok($block->name, '/live/pcma/index.m3u8', 'h264:640x360');
+    probe_ok($block->name, '/live/pcma/index.m3u8', 'aac h264:640x360');
 }
 
 sub check_small {
@@ -80,7 +81,7 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: PCMA audio is dropped: video only
+=== TEST 1: PCMA audio is transcoded to AAC
 --- main_config
 load_module $TEST_NGINX_BAR_HLS_MODULE;
 --- http_config
@@ -102,8 +103,8 @@ GET /live/pcma/index.m3u8
 --- bar_playlist: min=2 target=1 camera=TEST_NGINX_PCMA_PORT segment=1
 --- bar_check: pcma
 --- error_log eval
-[qr/bar_hls: camera "pcma": audio pcm_alaw is not carried/,
- qr/\[notice\] .*bar_hls: camera "pcma": streaming 640x360 avc1\.\w+$/]
+[qr/bar_hls: camera "pcma": audio pcm_alaw 8000 Hz, 1 channel\(s\), transcoded to AAC-LC 48000 Hz/,
+ qr/\[notice\] .*bar_hls: camera "pcma": streaming 640x360 avc1\.\w+,mp4a\.40\.2$/]
 
 
 

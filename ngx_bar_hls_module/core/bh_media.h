@@ -104,7 +104,8 @@ bh_segmenter_t *bh_segmenter_create(const bh_segmenter_conf_t *conf,
     bh_chunk_handler_pt handler, void *data);
 
 /*
- * Declares the streams: video (H.264, required) and audio (AAC or NULL),
+ * Declares the streams: video (H.264 or H.265, required) and audio (AAC
+ * or NULL),
  * with the time bases their packets use.  Packets of other stream indexes
  * are ignored.  BH_UNSUPPORTED: a codec we cannot carry (err says which).
  */
@@ -112,6 +113,12 @@ bh_status_t bh_segmenter_open(bh_segmenter_t *sg,
     const struct AVCodecParameters *video, int video_index, int video_tb_num,
     int video_tb_den, const struct AVCodecParameters *audio, int audio_index,
     int audio_tb_num, int audio_tb_den, char *err, size_t errlen);
+
+/*
+ * The camera's frame rate, if the demuxer knows it: the duration given to
+ * frames that come before any timestamp (1/25 s otherwise).
+ */
+void bh_segmenter_frame_rate(bh_segmenter_t *sg, int num, int den);
 
 /*
  * wallclock: when the packet reached us, usec since the epoch.
@@ -267,9 +274,20 @@ typedef void (*bh_event_handler_pt)(void *data, bh_event_t *ev);
 typedef void (*bh_log_handler_pt)(void *data, int level, const char *msg);
 
 
+/* audio=: what to do with the camera's audio */
+
+typedef enum {
+    BH_AUDIO_AUTO = 0,      /* AAC copied, anything else to AAC */
+    BH_AUDIO_COPY,          /* AAC copied, anything else dropped */
+    BH_AUDIO_AAC,           /* everything to AAC-LC, AAC too */
+    BH_AUDIO_OFF            /* video only */
+} bh_audio_mode_t;
+
+
 typedef struct {
     const char         *url;            /* may carry user:password@ */
     int                 tcp;            /* RTSP interleaved over TCP */
+    bh_audio_mode_t     audio;
     int64_t             timeout;        /* usec without data = stall */
     int64_t             backoff_min;    /* usec */
     int64_t             backoff_max;    /* usec */

@@ -78,25 +78,31 @@ bh_mux_header(bh_segmenter_t *sg, AVPacket *key, char *err, size_t errlen)
     AVDictionary       *opts;
     AVFormatContext    *oc;
 
-    if (sg->vpar->extradata_size == 0) {
+    /*
+     * The keyframe's own parameter sets, if it has them, win over the
+     * SDP's, which may be stale (a camera whose picture size was changed
+     * in its settings): the keyframes after it are compared with these.
+     */
 
-        /* no parameter sets in the SDP: take them from the keyframe */
+    ed = av_mallocz(BH_MAX_EXTRADATA + AV_INPUT_BUFFER_PADDING_SIZE);
+    if (ed == NULL) {
+        return BH_NOMEM;
+    }
 
-        ed = av_mallocz(BH_MAX_EXTRADATA + AV_INPUT_BUFFER_PADDING_SIZE);
-        if (ed == NULL) {
-            return BH_NOMEM;
-        }
+    st = sg->codec->parameter_sets(key->data, key->size, ed, &len);
 
-        st = sg->codec->parameter_sets(key->data, key->size, ed, &len);
+    if (st == BH_OK) {
+        av_freep(&sg->vpar->extradata);
+        sg->vpar->extradata = ed;
+        sg->vpar->extradata_size = (int) len;
 
-        if (st != BH_OK) {
-            av_free(ed);
+    } else {
+        av_free(ed);
+
+        if (sg->vpar->extradata_size == 0) {
             snprintf(err, errlen, "no parameter sets in the stream");
             return st;
         }
-
-        sg->vpar->extradata = ed;
-        sg->vpar->extradata_size = (int) len;
     }
 
     memset(&chunk, 0, sizeof(bh_chunk_t));
@@ -105,7 +111,9 @@ bh_mux_header(bh_segmenter_t *sg, AVPacket *key, char *err, size_t errlen)
     bh_codecs_string(sg, chunk.codecs, sizeof(chunk.codecs), &width,
                      &height);
 
-    if (sg->vpar->width <= 0 || sg->vpar->height <= 0) {
+    /* the SPS's picture size, rather than what the SDP said */
+
+    if (width > 0 && height > 0) {
         sg->vpar->width = width;
         sg->vpar->height = height;
     }
@@ -147,7 +155,12 @@ bh_mux_header(bh_segmenter_t *sg, AVPacket *key, char *err, size_t errlen)
         return BH_NOMEM;
     }
 
-    sg->video.st->codecpar->codec_tag = 0;
+    /* hvc1: the parameter sets in hvcC, as Apple's players want them */
+
+    sg->video.st->codecpar->codec_tag =
+        (sg->vpar->codec_id == AV_CODEC_ID_HEVC
+         && sg->conf.format == BH_FORMAT_FMP4)
+        ? MKTAG('h', 'v', 'c', '1') : 0;
     sg->video.st->time_base = sg->video.in_tb;
 
     if (sg->apar != NULL) {
@@ -164,9 +177,16 @@ bh_mux_header(bh_segmenter_t *sg, AVPacket *key, char *err, size_t errlen)
 
     opts = NULL;
 
+    /*
+     * frag_discont: each track's first sample keeps its own time.  With
+     * an empty moov, the mp4 muxer would otherwise start every track at
+     * 0: the audio, whose first sample comes some time after the first
+     * keyframe, would play that much early.
+     */
+
     if (sg->conf.format == BH_FORMAT_FMP4) {
-        av_dict_set(&opts, "movflags",
-                    "+frag_custom+empty_moov+default_base_moof+cmaf", 0);
+        av_dict_set(&opts, "movflags", "+frag_custom+empty_moov"
+                    "+default_base_moof+cmaf+frag_discont", 0);
     }
 
     rc = avformat_write_header(oc, &opts);
@@ -180,7 +200,7 @@ bh_mux_header(bh_segmenter_t *sg, AVPacket *key, char *err, size_t errlen)
     avio_flush(oc->pb);
 
     sg->video.out_tb = sg->video.st->time_base;
-    sg->video.step = av_rescale_q(BH_USEC / 25, AV_TIME_BASE_Q,
+    sg->video.step = av_rescale_q(sg->frame_usec, AV_TIME_BASE_Q,
                                   sg->video.out_tb);
 
     if (sg->audio.st != NULL) {
@@ -222,6 +242,14 @@ bh_codecs_string(bh_segmenter_t *sg, char *buf, size_t len, unsigned *width,
         != BH_OK)
     {
         snprintf(buf, len, "avc1.42e01e");
+    }
+
+    /* in MPEG-TS the parameter sets are in band: hev1, not hvc1 */
+
+    if (sg->conf.format == BH_FORMAT_MPEGTS && strncmp(buf, "hvc1.", 5) == 0)
+    {
+        buf[1] = 'e';
+        buf[2] = 'v';
     }
 
     n = strlen(buf);

@@ -22,6 +22,7 @@
 
 #include "bh_media.h"
 #include "bh_arrival.h"
+#include "bh_pull_audio.h"
 
 
 #define BH_HEALTHY_USEC      (30 * BH_USEC)
@@ -42,7 +43,7 @@ struct bh_pull_s {
     int64_t             bytes_in;
 
     unsigned            streaming:1;
-    unsigned            audio_warned:1;
+    unsigned            audio_said:1;   /* what becomes of the audio */
 
     int64_t             log_window;     /* rate limit of libav lines */
     int                 log_count;
@@ -54,6 +55,7 @@ struct bh_pull_s {
 typedef struct {
     bh_pull_t          *pull;
     bh_segmenter_t     *sg;
+    bh_pull_audio_t    *audio;          /* the camera's audio, if any */
     int64_t             started;        /* monotonic, first part */
     char               *err;
     size_t              errlen;
@@ -231,14 +233,15 @@ static bh_status_t
 bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
 {
     int                 rc, v, a, i;
-    char                buf[AV_ERROR_MAX_STRING_SIZE], msg[128];
+    char                buf[AV_ERROR_MAX_STRING_SIZE], msg[256];
     int64_t             start;
     AVPacket           *pkt;
-    AVStream           *vs, *as;
+    AVStream           *vs;
     bh_status_t         st;
     AVDictionary       *opts;
     bh_arrival_t       *ar;
     bh_segmenter_t     *sg;
+    bh_pull_audio_t     audio;
     AVFormatContext    *ic;
     bh_session_ctx_t    ctx;
 
@@ -271,11 +274,14 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
 
     sg = NULL;
     pkt = NULL;
+    audio.audio = NULL;
+    audio.index = -1;
 
     ar = NULL;
 
     ctx.pull = pull;
     ctx.sg = NULL;
+    ctx.audio = &audio;
     ctx.started = 0;
     ctx.err = err;
     ctx.errlen = errlen;
@@ -313,22 +319,24 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
 
     vs = ic->streams[v];
 
-    as = (a != -1) ? ic->streams[a] : NULL;
+    /* once per camera, not per reconnect */
 
-    if (as != NULL && as->codecpar->codec_id != AV_CODEC_ID_AAC) {
-        if (!pull->audio_warned) {
-            pull->audio_warned = 1;
-            snprintf(msg, sizeof(msg), "audio %s is not carried, only AAC "
-                     "is: streaming video only",
-                     avcodec_get_name(as->codecpar->codec_id));
-            pull->conf.on_log(pull->conf.data, AV_LOG_WARNING, msg);
-        }
+    st = bh_pull_audio_open(&audio, pull->conf.audio,
+                            (a != -1) ? ic->streams[a] : NULL, msg,
+                            sizeof(msg));
+    if (st != BH_OK) {
+        goto done;
+    }
 
-        as = NULL;
+    if (msg[0] != '\0' && !pull->audio_said) {
+        pull->audio_said = 1;
+        pull->conf.on_log(pull->conf.data,
+                          audio.index == -1 ? AV_LOG_WARNING : AV_LOG_INFO,
+                          msg);
     }
 
     for (i = 0; i < (int) ic->nb_streams; i++) {
-        if (ic->streams[i] != vs && ic->streams[i] != as) {
+        if (i != v && i != audio.index) {
             ic->streams[i]->discard = AVDISCARD_ALL;
         }
     }
@@ -340,13 +348,13 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
     }
 
     st = bh_segmenter_open(sg, vs->codecpar, v, vs->time_base.num,
-                           vs->time_base.den,
-                           as ? as->codecpar : NULL, a,
-                           as ? as->time_base.num : 0,
-                           as ? as->time_base.den : 0, err, errlen);
+                           vs->time_base.den, audio.par, audio.index,
+                           audio.tb.num, audio.tb.den, err, errlen);
     if (st != BH_OK) {
         goto done;
     }
+
+    bh_segmenter_frame_rate(sg, vs->r_frame_rate.num, vs->r_frame_rate.den);
 
     ctx.sg = sg;
 
@@ -388,6 +396,7 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
 
     (void) bh_arrival_flush(ar, bh_wallclock(), bh_write, &ctx);
 
+    bh_pull_audio_close(&audio, sg);
     bh_segmenter_flush(sg);
 
     if (ctx.started) {
@@ -396,6 +405,7 @@ bh_session(bh_pull_t *pull, char *err, size_t errlen, int64_t *streamed)
 
 done:
 
+    bh_pull_audio_close(&audio, NULL);
     av_packet_free(&pkt);
     bh_arrival_destroy(ar);
     bh_segmenter_destroy(sg);
@@ -420,7 +430,14 @@ bh_write(void *data, AVPacket *pkt, int64_t wallclock)
 
     bh_status_t  st;
 
-    st = bh_segmenter_write(ctx->sg, pkt, wallclock, ctx->err, ctx->errlen);
+    if (pkt->stream_index == ctx->audio->index) {
+        st = bh_pull_audio_write(ctx->audio, ctx->sg, pkt, wallclock,
+                                 ctx->err, ctx->errlen);
+
+    } else {
+        st = bh_segmenter_write(ctx->sg, pkt, wallclock, ctx->err,
+                                ctx->errlen);
+    }
 
     if (st == BH_LIMIT) {
 
@@ -452,8 +469,20 @@ bh_on_chunk(void *data, bh_chunk_t *chunk)
         snprintf(msg, sizeof(msg), "%dx%d %s", chunk->width, chunk->height,
                  chunk->codecs);
 
-        ctx->started = bh_monotonic();
-        bh_event(pull, BH_STATE_STREAMING, BH_OK, msg, 0);
+        if (ctx->started == 0) {
+            ctx->started = bh_monotonic();
+            bh_event(pull, BH_STATE_STREAMING, BH_OK, msg, 0);
+
+        } else {
+
+            /* within a session: the camera changed its parameter sets */
+
+            snprintf(msg, sizeof(msg), "new parameter sets: now %dx%d %s, "
+                     "a new init segment", chunk->width, chunk->height,
+                     chunk->codecs);
+            pull->conf.on_log(pull->conf.data, AV_LOG_WARNING, msg);
+            bh_event(pull, BH_STATE_STREAMING, BH_OK, msg, 0);
+        }
 
     } else if (ctx->limited) {
         ctx->limited = 0;

@@ -29,6 +29,7 @@
 #include <libavutil/opt.h>
 
 #include "bh_segmenter.h"
+#include "bh_hevc.h"
 
 
 static const struct {
@@ -36,6 +37,7 @@ static const struct {
     const bh_video_codec_t   *codec;
 } bh_video_codecs[] = {
     { AV_CODEC_ID_H264, &bh_avc_codec },
+    { AV_CODEC_ID_HEVC, &bh_hevc_codec },
 };
 
 
@@ -69,6 +71,7 @@ bh_segmenter_create(const bh_segmenter_conf_t *conf,
     sg->video.index = -1;
     sg->audio.index = -1;
     sg->origin = AV_NOPTS_VALUE;
+    sg->frame_usec = BH_USEC / 25;
 
     sg->pending = av_packet_alloc();
 
@@ -127,7 +130,7 @@ bh_segmenter_open(bh_segmenter_t *sg, const AVCodecParameters *video,
     sg->video.in_tb = (AVRational) { video_tb_num, video_tb_den };
     sg->video.last_dts = AV_NOPTS_VALUE;
     sg->video.last_in_dts = AV_NOPTS_VALUE;
-    sg->video.in_step = av_rescale_q(BH_USEC / 25, AV_TIME_BASE_Q,
+    sg->video.in_step = av_rescale_q(sg->frame_usec, AV_TIME_BASE_Q,
                                      sg->video.in_tb);
 
     if (audio != NULL) {
@@ -241,7 +244,17 @@ bh_write_video(bh_segmenter_t *sg, AVPacket *pkt, int64_t wallclock,
 
     t = &sg->video;
 
-    if (pkt->dts == AV_NOPTS_VALUE) {
+    /*
+     * With B-frames, libavformat gives the first pictures a PTS but no
+     * DTS, until its parser knows the reordering: before the first DTS
+     * they are held like untimed ones (a few of them: a camera may send
+     * no DTS at all), then timed back from it, PTS kept.
+     */
+
+    if (pkt->dts == AV_NOPTS_VALUE
+        && (t->last_in_dts != AV_NOPTS_VALUE || pkt->pts == AV_NOPTS_VALUE
+            || sg->nuntimed >= BH_MAX_UNTIMED / 2))
+    {
         pkt->dts = pkt->pts;
     }
 
@@ -265,7 +278,7 @@ bh_write_video(bh_segmenter_t *sg, AVPacket *pkt, int64_t wallclock,
     }
 
     if (sg->nuntimed > 0) {
-        st = bh_release_untimed(sg, pkt->dts, au == BH_AU_CONTINUE, err,
+        st = bh_release_untimed(sg, pkt, au == BH_AU_CONTINUE, err,
                                 errlen);
         if (st != BH_OK) {
             return st;
@@ -314,6 +327,13 @@ bh_write_video_timed(bh_segmenter_t *sg, AVPacket *pkt, int64_t wallclock,
     if (pkt->size > BH_MAX_FRAME) {
         return bh_limit(sg, err, errlen, "a frame over %d bytes",
                         BH_MAX_FRAME);
+    }
+
+    if (key && sg->header) {
+        st = bh_new_parameter_sets(sg, pkt);
+        if (st != BH_OK) {
+            return st;
+        }
     }
 
     if (!sg->header) {

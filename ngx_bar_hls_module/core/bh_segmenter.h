@@ -105,6 +105,7 @@ struct bh_segmenter_s {
     unsigned                segment_parts;  /* parts of the open segment */
     int64_t                 segment_start;  /* usec */
     int64_t                 origin;         /* usec, first video dts */
+    int64_t                 frame_usec;     /* the camera's frame duration */
 };
 
 
@@ -119,10 +120,11 @@ bh_status_t bh_write_video_timed(bh_segmenter_t *sg, AVPacket *pkt,
 int bh_over_rate(bh_segmenter_t *sg, int size, int64_t wallclock);
 bh_status_t bh_hold_untimed(bh_segmenter_t *sg, AVPacket *pkt, bh_au_t au,
     int64_t wallclock);
-bh_status_t bh_release_untimed(bh_segmenter_t *sg, int64_t dts,
+bh_status_t bh_release_untimed(bh_segmenter_t *sg, AVPacket *timed,
     int continues, char *err, size_t errlen);
 void bh_drop_untimed(bh_segmenter_t *sg);
 bh_status_t bh_append(AVPacket *p, const AVPacket *pkt);
+bh_status_t bh_new_parameter_sets(bh_segmenter_t *sg, AVPacket *key);
 
 
 /* bh_timeline.c */

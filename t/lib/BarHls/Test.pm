@@ -92,8 +92,9 @@ my %ByPort;                 # port => camera, for camera_on_port()
 
 # scripts/fake-camera's options with a value, and its flags
 our @CameraOptions = qw(path audio auth user password codec size fps gop
-                        transport tls_cert tls_key);
-our @CameraFlags = qw(sliced);
+                        transport tls_cert tls_key
+                        bframes profile resize_after resize_to);
+our @CameraFlags = qw(sliced no_sprop sync_marks);
 my %UsedPorts;
 my $Http = HTTP::Tiny->new(
     timeout    => 5,
@@ -180,7 +181,9 @@ sub free_port {
 #              auth => 'digest', user => 'admin', password => ...,
 #              codec => 'h264', size => '640x360', fps => 25, gop => 25,
 #              sliced => 1, path => '/stream1', transport => 'tcp+udp',
-#              tls_cert => FILE, tls_key => FILE, record => 1, wait => 5)
+#              tls_cert => FILE, tls_key => FILE, record => 1, wait => 5,
+#              bframes => 2, profile => 'high', no_sprop => 1,
+#              resize_after => 5, resize_to => '320x180', sync_marks => 1)
 # Starts scripts/fake-camera on 127.0.0.1 (a free port unless given) and
 # returns once the port accepts connections.  With env, the port is also
 # put in $ENV{...} for the nginx.conf sections.  With record, a recorder
