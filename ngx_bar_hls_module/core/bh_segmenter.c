@@ -130,6 +130,7 @@ bh_segmenter_open(bh_segmenter_t *sg, const AVCodecParameters *video,
     sg->video.in_tb = (AVRational) { video_tb_num, video_tb_den };
     sg->video.last_dts = AV_NOPTS_VALUE;
     sg->video.last_in_dts = AV_NOPTS_VALUE;
+    sg->video.delta = 0;
     sg->video.in_step = av_rescale_q(sg->frame_usec, AV_TIME_BASE_Q,
                                      sg->video.in_tb);
 
@@ -152,6 +153,7 @@ bh_segmenter_open(bh_segmenter_t *sg, const AVCodecParameters *video,
         sg->audio.index = audio_index;
         sg->audio.in_tb = (AVRational) { audio_tb_num, audio_tb_den };
         sg->audio.last_dts = AV_NOPTS_VALUE;
+        sg->audio.delta = 0;
     }
 
     return BH_OK;
@@ -294,7 +296,7 @@ bh_write_video_timed(bh_segmenter_t *sg, AVPacket *pkt, int64_t wallclock,
     char *err, size_t errlen)
 {
     int          key;
-    int64_t      now, dts;
+    int64_t      now, dts, early;
     bh_status_t  st;
     AVPacket    *p;
 
@@ -361,6 +363,26 @@ bh_write_video_timed(bh_segmenter_t *sg, AVPacket *pkt, int64_t wallclock,
     st = bh_speed(sg, now, wallclock, err, errlen);
     if (st != BH_OK) {
         return st;
+    }
+
+    /*
+     * A frame the camera lost at the end of a part would make the part
+     * longer than PART-TARGET: the next frame is decoded earlier, at the
+     * part's end, and presented when the camera meant it (its PTS stays),
+     * so that the timeline stays contiguous and no part is too long.
+     */
+
+    if (sg->part_open && p->size > 0 && !sg->part_carried
+        && now - sg->part_start > sg->conf.part)
+    {
+        early = av_rescale_q(sg->part_start + sg->conf.part, AV_TIME_BASE_Q,
+                             sg->video.out_tb);
+
+        if (early > p->dts && early < dts) {
+            pkt->dts = early;
+            dts = early;
+            now = bh_usec(dts, sg->video.out_tb);
+        }
     }
 
     if (p->size > 0) {

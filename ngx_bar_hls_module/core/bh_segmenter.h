@@ -38,6 +38,7 @@ typedef struct {
     int64_t             last_dts;       /* out_tb, AV_NOPTS_VALUE: none */
     int64_t             last_in_dts;    /* in_tb */
     int64_t             step;           /* out_tb, usual packet duration */
+    int64_t             delta;          /* out_tb, the last DTS step */
     int64_t             in_step;        /* in_tb, likewise */
     unsigned            anchored:1;
     unsigned            jumped:1;       /* re-anchored after a jump */

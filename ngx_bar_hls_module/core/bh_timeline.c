@@ -45,7 +45,7 @@
 int64_t
 bh_track_map(bh_track_t *t, AVPacket *pkt, int64_t *origin)
 {
-    int64_t  raw, dts, cts, jump;
+    int64_t  raw, dts, cts, jump, d;
 
     if (pkt->pts != AV_NOPTS_VALUE
         && (pkt->pts > BH_MAX_TS || pkt->pts < -BH_MAX_TS))
@@ -119,7 +119,15 @@ bh_track_map(bh_track_t *t, AVPacket *pkt, int64_t *origin)
             dts = t->last_dts + 1;
 
         } else {
-            t->step = dts - t->last_dts;
+            /*
+             * The usual step is the shorter of the last two: a frame the
+             * camera lost doubles one step, and must not make the next
+             * parts end early.
+             */
+
+            d = dts - t->last_dts;
+            t->step = (t->delta > 0 && t->delta < d) ? t->delta : d;
+            t->delta = d;
         }
     }
 
