@@ -1,9 +1,9 @@
 
 /*
  * Fuzz target for the segmenter and the store (core/bh_segmenter.c and
- * friends, core/bh_store.c, bh_render.c, bh_serve.c): what a camera that
- * sends garbage inside valid RTSP sessions produces, as far as the
- * playlists the viewers get.  The input is a sequence of packets with
+ * friends, core/bh_store.c, bh_publish.c, bh_render.c, bh_serve.c): what
+ * a camera that sends garbage inside valid RTSP sessions produces, as far
+ * as the playlists the viewers get.  The input is a sequence of packets with
  * arbitrary payloads, flags and timestamps (repeated, backwards, jumping,
  * missing) on an H.264 and an AAC track, in one or more sessions; the
  * segmenter must never crash, hang or emit anything but well-formed

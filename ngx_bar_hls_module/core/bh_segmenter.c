@@ -18,15 +18,13 @@
  * rate (max_bitrate).  Past a bound, the part in progress is published,
  * what overflowed is dropped with everything up to the next keyframe, and
  * the stream resumes there after a discontinuity; bh_segmenter_write()
- * returns BH_LIMIT once, with the bound in err.
+ * returns BH_LIMIT once, with the bound in err.  Where parts and
+ * segments end, and what a bound drops, is in bh_parts.c.
  */
 
 
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <libavutil/opt.h>
 
 #include "bh_segmenter.h"
 #include "bh_hevc.h"
@@ -41,17 +39,10 @@ static const struct {
 };
 
 
-static bh_status_t bh_limit(bh_segmenter_t *sg, char *err, size_t errlen,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static bh_status_t bh_write_video(bh_segmenter_t *sg, AVPacket *pkt,
     int64_t wallclock, char *err, size_t errlen);
-static bh_status_t bh_speed(bh_segmenter_t *sg, int64_t media,
-    int64_t arrival, char *err, size_t errlen);
-static bh_status_t bh_cut(bh_segmenter_t *sg, AVPacket *pkt, int key,
-    int64_t now, int64_t wallclock, char *err, size_t errlen);
 static bh_status_t bh_write_audio(bh_segmenter_t *sg, AVPacket *pkt,
     char *err, size_t errlen);
-static bh_status_t bh_emit_part(bh_segmenter_t *sg, int64_t end);
 
 
 bh_segmenter_t *
@@ -196,43 +187,6 @@ bh_segmenter_write(bh_segmenter_t *sg, AVPacket *pkt, int64_t wallclock,
     }
 
     return BH_OK;
-}
-
-
-/*
- * Past a bound: what the open part holds is published, the rest is
- * dropped until the next keyframe, which starts a new segment after a
- * discontinuity.
- */
-
-static bh_status_t
-bh_limit(bh_segmenter_t *sg, char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list     args;
-    bh_chunk_t  chunk;
-
-    va_start(args, fmt);
-    vsnprintf(err, errlen, fmt, args);
-    va_end(args);
-
-    if (sg->part_open && sg->part_samples > 0) {
-        if (sg->part_end > sg->part_start) {
-            (void) bh_emit_part(sg, sg->part_end);
-
-        } else if (bh_mux_part(sg, &chunk) == BH_OK) {
-            free(chunk.data);               /* no duration: not a part */
-        }
-    }
-
-    av_packet_unref(sg->pending);
-    bh_drop_untimed(sg);
-
-    sg->part_open = 0;
-    sg->part_carried = 0;
-    sg->resync = 1;
-    sg->discontinuity = 1;
-
-    return BH_LIMIT;
 }
 
 
@@ -414,131 +368,6 @@ bh_write_video_timed(bh_segmenter_t *sg, AVPacket *pkt, int64_t wallclock,
 }
 
 
-/*
- * Media time must go by about as fast as the frames arrive: timestamps a
- * tick apart would keep a part open for ever, timestamps far apart would
- * make parts and segments faster than the clock that numbers them.  Over
- * BH_SPEED_WINDOW of arrival, media time may not run more than
- * BH_SPEED_MAX times slower or faster.
- */
-
-static bh_status_t
-bh_speed(bh_segmenter_t *sg, int64_t media, int64_t arrival, char *err,
-    size_t errlen)
-{
-    int64_t  wall, run;
-
-    if (sg->speed_arrival == 0 || arrival < sg->speed_arrival
-        || sg->video.jumped)
-    {
-        sg->speed_arrival = arrival;
-        sg->speed_media = media;
-        return BH_OK;
-    }
-
-    wall = arrival - sg->speed_arrival;
-
-    if (wall < BH_SPEED_WINDOW) {
-        return BH_OK;
-    }
-
-    run = media - sg->speed_media;
-
-    sg->speed_arrival = arrival;
-    sg->speed_media = media;
-
-    if (run * BH_SPEED_MAX < wall || run > wall * BH_SPEED_MAX) {
-        return bh_limit(sg, err, errlen, "the camera's timestamps went by "
-                        "%lld ms in %lld ms", (long long) run / 1000,
-                        (long long) wall / 1000);
-    }
-
-    return BH_OK;
-}
-
-
-/*
- * Cut before this frame?  A keyframe a little early still ends the
- * segment; a part ends before the frame that would take it past the part
- * target, so that no part is longer than PART-TARGET, or before it would
- * hold too much.  Then opens the part the frame goes into.
- */
-
-static bh_status_t
-bh_cut(bh_segmenter_t *sg, AVPacket *pkt, int key, int64_t now,
-    int64_t wallclock, char *err, size_t errlen)
-{
-    int64_t      step;
-    bh_status_t  st;
-
-    step = bh_usec(sg->video.step, sg->video.out_tb);
-
-    if (sg->part_open) {
-
-        if (key && now - sg->segment_start
-                   >= sg->conf.segment - sg->conf.segment / 10)
-        {
-            st = bh_emit_part(sg, now);
-            if (st != BH_OK) {
-                return st;
-            }
-
-            sg->part_segment_start = 1;
-            sg->segment_start = now;
-
-        } else if (now - sg->part_start + step > sg->conf.part + 1000
-                   || sg->part_bytes + pkt->size > BH_MAX_PART_BYTES
-                   || sg->part_samples >= BH_MAX_PART_SAMPLES)
-        {
-            st = bh_emit_part(sg, now);
-            if (st != BH_OK) {
-                return st;
-            }
-
-            /* a segment starts at a keyframe, or it does not start */
-
-            if (!key && sg->segment_parts >= BH_MAX_SEGMENT_PARTS) {
-                return bh_limit(sg, err, errlen, "no keyframe within %d "
-                                "parts (%lld ms)", BH_MAX_SEGMENT_PARTS,
-                                (long long) (now - sg->segment_start) / 1000);
-            }
-
-            if (key && sg->segment_parts >= BH_MAX_SEGMENT_PARTS) {
-                sg->part_segment_start = 1;
-                sg->segment_start = now;
-            }
-        }
-
-    } else {
-        sg->part_segment_start = 1;
-        sg->segment_start = now;
-    }
-
-    if ((!sg->part_open || sg->part_carried)
-        && sg->conf.format == BH_FORMAT_MPEGTS)
-    {
-        /* every part, and so every segment, starts with the PAT and PMT */
-        av_opt_set(sg->oc->priv_data, "mpegts_flags", "+resend_headers", 0);
-    }
-
-    if (!sg->part_open) {
-        sg->part_open = 1;
-        sg->part_start = now;
-        sg->part_end = now;
-        sg->part_wallclock = wallclock;
-        sg->part_independent = key;
-        sg->part_discontinuity = sg->discontinuity;
-        sg->discontinuity = 0;
-
-    } else if (sg->part_carried) {
-        sg->part_carried = 0;
-        sg->part_independent = key;     /* its first sample is this one */
-    }
-
-    return BH_OK;
-}
-
-
 static bh_status_t
 bh_write_audio(bh_segmenter_t *sg, AVPacket *pkt, char *err, size_t errlen)
 {
@@ -584,52 +413,6 @@ bh_write_audio(bh_segmenter_t *sg, AVPacket *pkt, char *err, size_t errlen)
     }
 
     return st;
-}
-
-
-static bh_status_t
-bh_emit_part(bh_segmenter_t *sg, int64_t end)
-{
-    bh_status_t  st;
-    bh_chunk_t   chunk;
-
-    memset(&chunk, 0, sizeof(bh_chunk_t));
-
-    chunk.frames = sg->part_frames;
-
-    st = bh_mux_part(sg, &chunk);
-
-    /*
-     * The muxer wrote nothing (the camera sent samples it dropped, such
-     * as garbage without a start code): the part stays open, so that the
-     * next one covers its time and the timeline stays contiguous.
-     */
-
-    if (st == BH_NOSPACE) {
-        sg->part_carried = 1;
-        return BH_OK;
-    }
-
-    if (st != BH_OK) {
-        return st;
-    }
-
-    chunk.type = BH_CHUNK_PART;
-    chunk.start = sg->part_start;
-    chunk.duration = end - sg->part_start;
-    chunk.wallclock = sg->part_wallclock;
-    chunk.segment_start = sg->part_segment_start;
-    chunk.independent = sg->part_independent;
-    chunk.discontinuity = sg->part_discontinuity;
-
-    sg->part_open = 0;
-    sg->part_carried = 0;
-    sg->part_segment_start = 0;
-    sg->segment_parts = chunk.segment_start ? 1 : sg->segment_parts + 1;
-
-    sg->handler(sg->data, &chunk);
-
-    return BH_OK;
 }
 
 

@@ -1,8 +1,9 @@
 
 /*
  * ngx_bar_hls_module media core: the segmenter's insides, shared by
- * bh_segmenter.c (what goes into which part and segment, the bounds),
- * bh_timeline.c (timestamps) and bh_mux.c (libavformat's muxers).
+ * bh_segmenter.c (what goes into which part and segment), bh_parts.c
+ * (where parts and segments end, the bounds), bh_timeline.c (timestamps)
+ * and bh_mux.c (libavformat's muxers).
  */
 
 
@@ -114,6 +115,17 @@ struct bh_segmenter_s {
 
 bh_status_t bh_write_video_timed(bh_segmenter_t *sg, AVPacket *pkt,
     int64_t wallclock, char *err, size_t errlen);
+
+
+/* bh_parts.c */
+
+bh_status_t bh_limit(bh_segmenter_t *sg, char *err, size_t errlen,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+bh_status_t bh_speed(bh_segmenter_t *sg, int64_t media, int64_t arrival,
+    char *err, size_t errlen);
+bh_status_t bh_cut(bh_segmenter_t *sg, AVPacket *pkt, int key, int64_t now,
+    int64_t wallclock, char *err, size_t errlen);
+bh_status_t bh_emit_part(bh_segmenter_t *sg, int64_t end);
 
 
 /* bh_frames.c */

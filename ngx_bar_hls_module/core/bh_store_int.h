@@ -1,8 +1,9 @@
 
 /*
  * ngx_bar_hls_module media core: the store's insides, shared by
- * bh_store.c (filling it), bh_render.c (its playlists), bh_still.c (its
- * snapshots) and bh_serve.c (what a request gets).
+ * bh_store.c (its streams and rings), bh_publish.c (filling it),
+ * bh_render.c (its playlists), bh_still.c (its snapshots) and bh_serve.c
+ * (what a request gets).
  */
 
 
@@ -11,6 +12,11 @@
 
 
 #include "bh_store.h"
+
+
+/* bh_store.c */
+
+bh_status_t bh_evict(const bh_alloc_t *a, bh_stream_t *s);
 
 
 /* bh_render.c */

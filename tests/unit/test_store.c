@@ -1,8 +1,9 @@
 
 /*
  * Unit tests of the store (TAP, run by prove): core/bh_store.c,
- * bh_render.c and bh_serve.c with malloc behind them, so that
- * AddressSanitizer sees every byte (nginx's slab would hide overflows).
+ * bh_publish.c, bh_render.c and bh_serve.c with malloc behind them, so
+ * that AddressSanitizer sees every byte (nginx's slab would hide
+ * overflows).
  * An allocator with a budget stands in for a full or fragmented zone,
  * one that fails the Nth call for a reload that runs out of room.
  */
