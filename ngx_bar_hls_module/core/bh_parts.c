@@ -104,19 +104,18 @@ bh_speed(bh_segmenter_t *sg, int64_t media, int64_t arrival, char *err,
 
 /*
  * Cut before this frame?  A keyframe a little early still ends the
- * segment; a part ends before the frame that would take it past the part
- * target, so that no part is longer than PART-TARGET, or before it would
- * hold too much.  Then opens the part the frame goes into.
+ * segment; a part ends at the part target, or before it would hold too
+ * much.  A frame later than the part target has been decoded at it
+ * already (bh_write_video_timed), so that every part but a segment's last
+ * is as long as PART-TARGET, whatever the frame rate and whichever frames
+ * the camera lost.  Then opens the part the frame goes into.
  */
 
 bh_status_t
 bh_cut(bh_segmenter_t *sg, AVPacket *pkt, int key, int64_t now,
     int64_t wallclock, char *err, size_t errlen)
 {
-    int64_t      step;
     bh_status_t  st;
-
-    step = bh_usec(sg->video.step, sg->video.out_tb);
 
     if (sg->part_open) {
 
@@ -131,7 +130,7 @@ bh_cut(bh_segmenter_t *sg, AVPacket *pkt, int key, int64_t now,
             sg->part_segment_start = 1;
             sg->segment_start = now;
 
-        } else if (now - sg->part_start + step > sg->conf.part + 1000
+        } else if (now - sg->part_start >= sg->conf.part - 1000
                    || sg->part_bytes + pkt->size > BH_MAX_PART_BYTES
                    || sg->part_samples >= BH_MAX_PART_SAMPLES)
         {
