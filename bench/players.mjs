@@ -9,8 +9,9 @@
 // PLAYER is hlsjs (hls.js), shaka (Shaka Player), vhs (video.js 8 with its
 // HTTP streaming engine) or native (Chromium's own HLS, <video src>).
 // MODE is the player's configuration (see MODES below): "default" (no
-// option at all), "ll" (the player's low-latency switch on) or "classic"
-// (low latency off, for players whose default is on).
+// option at all), "ll" (the player's low-latency switch on), "classic"
+// (low latency off, for players whose default is on) or, for Shaka, "seq"
+// (its defaults in sequence mode, the workaround of shaka-player#10589).
 //
 // Every case plays in its own page (and browser context) of one Chromium,
 // all at the same time, each for --seconds after its first frame (a page
@@ -80,6 +81,9 @@ const MODES = {
         default: {},                                   // streaming.lowLatencyMode is on by default (5.x)
         ll: { streaming: { lowLatencyMode: true } },
         classic: { streaming: { lowLatencyMode: false } },
+        // the workaround of shaka-player#10589 (5.2.12 drops parts that do
+        // not start with a key frame when the timestamp offset is negative)
+        seq: { manifest: { hls: { sequenceMode: true } } },
     },
     vhs: {
         default: {},                                   // vhs.llhls is on by default
@@ -97,7 +101,7 @@ function usage(msg) {
         'usage: node bench/players.mjs --case ID,PLAYER,MODE,URL [--case ...]\n' +
         '       [--seconds 30] [--warmup 5] [--out DIR] [--chromium PATH]\n' +
         '       [--check-playlists on|off] [--quiet]\n' +
-        `PLAYER: ${Object.keys(MODES).join(' ')}; MODE: default ll classic\n`);
+        `PLAYER: ${Object.keys(MODES).join(' ')}; MODE: default ll classic seq\n`);
     process.exit(2);
 }
 

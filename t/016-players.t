@@ -57,9 +57,12 @@ start_camera(env => 'TEST_NGINX_CAM4_PORT', audio => 'aac', gop => 4 * $Fps, fps
 # The pages of a block: every player in each of its modes on the default
 # stream (--- bar_players: ... all=1); elsewhere each player's defaults,
 # and VHS classic too (what video.js users are told to use).
-my %Modes = (hlsjs => [qw(default classic)], shaka => [qw(default classic)],
+# Shaka's defaults (its LL-HLS mode) have a bug of their own (below): the
+# other streams play Shaka with its defaults in sequence mode, the
+# workaround, which is what Shaka users are told to use.
+my %Modes = (hlsjs => [qw(default classic)], shaka => [qw(default classic seq)],
              vhs => [qw(default classic)], native => ['default']);
-my %Few = (hlsjs => ['default'], shaka => ['default'], vhs => [qw(default classic)],
+my %Few = (hlsjs => ['default'], shaka => ['seq'], vhs => [qw(default classic)],
            native => ['default']);
 my @Players = grep { $Modes{$_} } split /,/, ($ENV{BAR_HLS_PLAYERS} // 'hlsjs,shaka,vhs,native');
 
@@ -74,17 +77,23 @@ our %TODO = (
         . 'drops video until the next key frame (MSE "need random access point"), and '
         . 'after 10 appends that add nothing VHS excludes its only playlist. Flaky, '
         . 'worse with long GOPs; use {html5: {vhs: {llhls: false}}}',
+    'shaka-default' => 'Shaka 5.2.12 in LL-HLS drops the parts that do not start '
+        . 'with a key frame whenever its timestamp offset is negative, as on every '
+        . 'live stream joined late (shaka-player#10589: media_source_engine.js '
+        . 'compares the offset read back from the SourceBuffer, skewed by 0.001 for '
+        . 'old Edge, and calls abort() before such parts; fixed after 5.2.12 by '
+        . '#10559 and #10591): the video freezes before segment ends and jumps, '
+        . 'more or less often with the age of the stream; use {manifest: {hls: '
+        . '{sequenceMode: true}}}',
 );
 
 # Known defects of one kind of stream (--- bar_players: ... todo=KIND),
 # as "player-mode" => what was seen
 our %TODO_KIND = (
     ts => {
-        'shaka-default' => 'Shaka 5.2 on LL-HLS with MPEG-TS parts freezes about '
-            . '0.8 s before the end of nearly every segment and then jumps to the next '
-            . "segment's start (its gap jumping: a seek to the segment's start + 0.001 "
-            . 'every 2 s, 9 of 11 boundaries in 20 s, 13 to 22 fps decoded); the same '
-            . 'stream in fMP4 plays; not yet known whether Shaka or the parts cause it',
+        'shaka-seq' => "Shaka 5.2.12's MPEG-TS transmuxer failed once at the start "
+            . '(error 3018, TRANSMUXING_FAILED, on the first part it fetched, in sequence '
+            . 'mode and not), in 1 of 2 runs; not yet known why',
     },
 );
 

@@ -104,10 +104,12 @@ bh_speed(bh_segmenter_t *sg, int64_t media, int64_t arrival, char *err,
 
 /*
  * Cut before this frame?  A keyframe a little early still ends the
- * segment; a part ends at the part target, or before it would hold too
- * much.  A frame later than the part target has been decoded at it
- * already (bh_write_video_timed), so that every part but a segment's last
- * is as long as PART-TARGET, whatever the frame rate and whichever frames
+ * segment.  A part ends at the part target; or before, once it is 85% of
+ * the target long (RFC 8216bis 4.4.4.9) and the next frame would take it
+ * past; or before it would hold too much.  A frame later than the part
+ * target has been decoded at it already (bh_write_video_timed), so that
+ * every part but a segment's last lasts between 85% and 100% of
+ * PART-TARGET, whatever the frame rate, its jitter, and whichever frames
  * the camera lost.  Then opens the part the frame goes into.
  */
 
@@ -115,9 +117,13 @@ bh_status_t
 bh_cut(bh_segmenter_t *sg, AVPacket *pkt, int key, int64_t now,
     int64_t wallclock, char *err, size_t errlen)
 {
+    int64_t      len, step;
     bh_status_t  st;
 
+    step = bh_usec(sg->video.step, sg->video.out_tb);
+
     if (sg->part_open) {
+        len = now - sg->part_start;
 
         if (key && now - sg->segment_start
                    >= sg->conf.segment - sg->conf.segment / 10)
@@ -130,7 +136,9 @@ bh_cut(bh_segmenter_t *sg, AVPacket *pkt, int key, int64_t now,
             sg->part_segment_start = 1;
             sg->segment_start = now;
 
-        } else if (now - sg->part_start >= sg->conf.part - 1000
+        } else if (len >= sg->conf.part - 1000
+                   || (len >= sg->conf.part * 85 / 100 + 1000
+                       && len + step > sg->conf.part + 1000)
                    || sg->part_bytes + pkt->size > BH_MAX_PART_BYTES
                    || sg->part_samples >= BH_MAX_PART_SAMPLES)
         {

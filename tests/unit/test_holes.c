@@ -2,11 +2,13 @@
 /*
  * Unit tests of part durations (TAP, run by prove): a 25 fps stream with
  * frames the camera lost, one at a time and several in a row, at every
- * position in a part, and frame rates whose frames do not add up to a
- * part (29.97, 24, 12 fps).  No part may be longer than PART-TARGET, none
- * but a segment's last shorter than 85% of it (RFC 8216bis 4.4.4.9), the
- * timeline stays contiguous, and every frame is presented when the
- * camera meant it: its PTS is the camera's, whatever its DTS became.
+ * position in a part, frame rates whose frames do not add up to a part
+ * (29.97, 24, 12 fps), timestamps that jitter and a frame rate that
+ * varies.  No part may be longer than PART-TARGET, none but a segment's
+ * last shorter than 85% of it (RFC 8216bis 4.4.4.9), the timeline stays
+ * contiguous, no frame is decoded a moment after the one before, and
+ * every frame is presented when the camera meant it: its PTS is the
+ * camera's, whatever its DTS became.
  *
  *     test_holes [BUILD_DIR]
  */
@@ -54,9 +56,11 @@ typedef struct {
 
 static void collect(void *data, bh_chunk_t *chunk);
 static int lost(int i, int pattern, int gop);
+static int64_t at(int i, int pattern, int ticks);
 static int run(int pattern, int b_frames, int ticks, int gop,
     const char *name);
-static int demux(sink_t *out, int64_t *pts, int n, int *frames);
+static int demux(sink_t *out, int64_t *pts, int n, int *frames,
+    int64_t *min_step);
 
 
 int
@@ -76,6 +80,11 @@ main(int argc, char **argv)
     run(0, 0, 3750, 24, "24 fps");
     run(0, 0, 7500, 12, "12 fps");
     run(4, 0, 3750, 24, "24 fps, 2 of 3 frames lost in bursts");
+
+    /* timestamps that jitter, and a frame rate that varies (low light) */
+
+    run(5, 0, TICKS, 25, "25 fps, +-3 ms of jitter");
+    run(6, 0, TICKS, 25, "a frame rate varying from 25 to 10 fps");
 
     return tap_done();
 }
@@ -139,10 +148,36 @@ lost(int i, int pattern, int gop)
 }
 
 
+/* when frame i is decoded, 1/90000 */
+
+static int64_t
+at(int i, int pattern, int ticks)
+{
+    static const int  jitter[] = { 0, 180, -270, 90, -180, 270, -90 };
+    static const int  vfr[] = { 3600, 3600, 6000, 9000, 6000, 3600 };
+    int64_t           t;
+    int               k;
+
+    switch (pattern) {
+    case 5:
+        return (int64_t) i * ticks + (i % 25 ? jitter[i % 7] : 0);
+    case 6:
+        t = 0;
+        for (k = 0; k < i; k++) {
+            t += vfr[(k / 10) % 6];
+        }
+        return t;
+    default:
+        return (int64_t) i * ticks;
+    }
+}
+
+
 static int
 run(int pattern, int b_frames, int ticks, int gop, const char *name)
 {
     int                   i, n, frames, long_parts, short_parts, gaps;
+    int64_t               min_step;
     size_t                size;
     int64_t              *pts, longest, shortest, pos;
     uint8_t               buf[600];
@@ -191,7 +226,7 @@ run(int pattern, int b_frames, int ticks, int gop, const char *name)
         av_new_packet(pkt, (int) size);
         memcpy(pkt->data, buf, size);
 
-        pkt->dts = (int64_t) i * ticks;
+        pkt->dts = at(i, pattern, ticks);
 
         /* with B-frames: presented a frame later than decoded */
         pkt->pts = pkt->dts + (b_frames ? ticks : 0);
@@ -240,9 +275,11 @@ run(int pattern, int b_frames, int ticks, int gop, const char *name)
        shortest);
     ok(gaps == 0, "%s: the parts follow each other without a gap (%d)",
        name, gaps);
-    ok(demux(&out, pts, n, &frames) == 0 && frames == n,
+    ok(demux(&out, pts, n, &frames, &min_step) == 0 && frames == n,
        "%s: %d of %d frames presented when the camera meant them", name,
        frames, n);
+    ok(min_step >= 10000, "%s: no frame decoded less than 10 ms after the "
+       "one before (%" PRId64 " us)", name, min_step);
 
     av_packet_free(&pkt);
     free(pts);
@@ -258,16 +295,17 @@ run(int pattern, int b_frames, int ticks, int gop, const char *name)
 /* demuxes init + media; each frame's PTS, in order, against the camera's */
 
 static int
-demux(sink_t *out, int64_t *pts, int n, int *frames)
+demux(sink_t *out, int64_t *pts, int n, int *frames, int64_t *min_step)
 {
     int               fd, rc;
     FILE             *f;
     char              path[] = "/tmp/bh_holes_XXXXXX";
-    int64_t           t, first;
+    int64_t           t, first, d, last;
     AVPacket         *pkt;
     AVFormatContext  *ic;
 
     *frames = 0;
+    *min_step = 0;
 
     fd = mkstemp(path);
     if (fd == -1 || out->init == NULL) {
@@ -289,6 +327,8 @@ demux(sink_t *out, int64_t *pts, int n, int *frames)
     pkt = av_packet_alloc();
     rc = 0;
     first = AV_NOPTS_VALUE;
+    last = AV_NOPTS_VALUE;
+    *min_step = INT64_MAX;
 
     while (av_read_frame(ic, pkt) >= 0) {
         t = av_rescale_q(pkt->pts, ic->streams[pkt->stream_index]->time_base,
@@ -297,6 +337,15 @@ demux(sink_t *out, int64_t *pts, int n, int *frames)
         if (first == AV_NOPTS_VALUE) {
             first = t - pts[0];
         }
+
+        d = av_rescale_q(pkt->dts, ic->streams[pkt->stream_index]->time_base,
+                         AV_TIME_BASE_Q);
+
+        if (last != AV_NOPTS_VALUE && d - last < *min_step) {
+            *min_step = d - last;
+        }
+
+        last = d;
 
         /* within 1 ms (the timescale rounds) of the camera's, shifted */
 
