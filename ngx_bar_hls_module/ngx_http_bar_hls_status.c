@@ -14,7 +14,7 @@
 
 /* a camera's entry without its strings: the keys and 11 numbers */
 #define NGX_HTTP_BAR_HLS_STATUS_FIXED                                        \
-    (sizeof(", \"\": {\"state\": \"connecting\", \"since\": , "                 \
+    (sizeof(", \"\": {\"state\": \"connecting\", \"since\": , "                \
             "\"last_error\": \"\", \"reconnects\": , "                         \
             "\"media_sequence\": , \"segments\": , \"parts\": , "              \
             "\"bytes_in\": , \"owner_pid\": , \"codecs\": \"\", "              \

@@ -356,7 +356,7 @@ bh_mux_part(bh_segmenter_t *sg, bh_chunk_t *chunk)
     }
 
     if (sg->out_len == 0) {
-        return BH_NOSPACE;                  /* the part goes on: keep counting */
+        return BH_NOSPACE;              /* the part goes on: keep counting */
     }
 
     sg->part_bytes = 0;

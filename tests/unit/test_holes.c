@@ -57,7 +57,7 @@ typedef struct {
 static void collect(void *data, bh_chunk_t *chunk);
 static int lost(int i, int pattern, int gop);
 static int64_t at(int i, int pattern, int ticks);
-static int run(int pattern, int b_frames, int ticks, int gop,
+static void run(int pattern, int b_frames, int ticks, int gop,
     const char *name);
 static int demux(sink_t *out, int64_t *pts, int n, int *frames,
     int64_t *min_step);
@@ -173,7 +173,7 @@ at(int i, int pattern, int ticks)
 }
 
 
-static int
+static void
 run(int pattern, int b_frames, int ticks, int gop, const char *name)
 {
     int                   i, n, frames, long_parts, short_parts, gaps;
@@ -287,8 +287,6 @@ run(int pattern, int b_frames, int ticks, int gop, const char *name)
     avcodec_parameters_free(&par);
     free(out.init);
     free(out.media);
-
-    return 0;
 }
 
 
@@ -351,8 +349,9 @@ demux(sink_t *out, int64_t *pts, int n, int *frames, int64_t *min_step)
 
         if (*frames >= n || llabs(t - first - pts[*frames]) > 1000) {
             if (rc == 0) {
-                printf("# frame %d: PTS %" PRId64 " us, the camera's %" PRId64 "\n",
-                     *frames, t - first, *frames < n ? pts[*frames] : -1);
+                printf("# frame %d: PTS %" PRId64 " us, the camera's %"
+                       PRId64 "\n", *frames, t - first,
+                       *frames < n ? pts[*frames] : -1);
             }
 
             rc = -1;
