@@ -3,8 +3,8 @@
 // headless Chromium, and report how each played.
 //
 //   node bench/players.mjs --case ID,PLAYER,MODE,URL [--case ...]
-//        [--seconds 30] [--warmup 5] [--out DIR] [--chromium PATH]
-//        [--check-playlists on|off] [--quiet]
+//        [--seconds 30] [--warmup 5] [--stagger 0] [--out DIR]
+//        [--chromium PATH] [--check-playlists on|off] [--quiet]
 //
 // PLAYER is hlsjs (hls.js), shaka (Shaka Player), vhs (video.js 8 with its
 // HTTP streaming engine) or native (Chromium's own HLS, <video src>).
@@ -15,7 +15,9 @@
 //
 // Every case plays in its own page (and browser context) of one Chromium,
 // all at the same time, each for --seconds after its first frame (a page
-// that shows none gives up 20 s later).  The page origin (a tiny HTTP
+// that shows none gives up 20 s later).  --stagger S opens them S seconds
+// apart: a page that loads its player and starts while another joins the
+// live edge takes the CPU that one needs on a small machine.  The page origin (a tiny HTTP
 // server on 127.0.0.1 that serves the page and the players' scripts from
 // node_modules) differs from the stream's, so every request is CORS.
 //
@@ -43,10 +45,11 @@
 // {median, p90, n} (s behind the wall clock), and playlist_violations
 // (the checker's findings).
 //
-// The run is bounded: a hard deadline of --seconds + 110 s closes the
-// browser (the only process this script starts, with the checker) and
-// exits 1.  Exit code 0 when every case ran (whether it played well or not
-// is for the caller to judge), 2 on a usage error.
+// The run is bounded: a hard deadline of --seconds + 110 s (plus the
+// staggering) closes the browser (the only process this script starts,
+// with the checker) and exits 1.  Exit code 0 when every case ran
+// (whether it played well or not is for the caller to judge), 2 on a
+// usage error.
 
 import http from 'node:http';
 import fs from 'node:fs';
@@ -99,7 +102,7 @@ function usage(msg) {
     if (msg) process.stderr.write(`players.mjs: ${msg}\n`);
     process.stderr.write(
         'usage: node bench/players.mjs --case ID,PLAYER,MODE,URL [--case ...]\n' +
-        '       [--seconds 30] [--warmup 5] [--out DIR] [--chromium PATH]\n' +
+        '       [--seconds 30] [--warmup 5] [--stagger 0] [--out DIR] [--chromium PATH]\n' +
         '       [--check-playlists on|off] [--quiet]\n' +
         `PLAYER: ${Object.keys(MODES).join(' ')}; MODE: default ll classic seq\n`);
     process.exit(2);
@@ -107,7 +110,7 @@ function usage(msg) {
 
 function parseArgs(argv) {
     const a = {
-        cases: [], seconds: 30, warmup: 5, out: null, quiet: false, check: true, debug: false,
+        cases: [], seconds: 30, warmup: 5, stagger: 0, out: null, quiet: false, check: true, debug: false,
         chromium: process.env.CHROMIUM || '/usr/bin/chromium',
     };
     for (let i = 2; i < argv.length; i++) {
@@ -132,6 +135,7 @@ function parseArgs(argv) {
         }
         case '--seconds': a.seconds = Number(v()); break;
         case '--warmup': a.warmup = Number(v()); break;
+        case '--stagger': a.stagger = Number(v()); break;
         case '--out': a.out = v(); break;
         case '--chromium': a.chromium = v(); break;
         case '--check-playlists': a.check = v() !== 'off'; break;
@@ -145,6 +149,7 @@ function parseArgs(argv) {
     if (a.cases.length > 16) usage('at most 16 cases at once');
     if (!(a.seconds > 0 && a.seconds <= 600)) usage('--seconds must be in (0, 600]');
     if (!(a.warmup >= 0 && a.warmup < a.seconds)) usage('--warmup must be in [0, seconds)');
+    if (!(a.stagger >= 0 && a.stagger <= 30)) usage('--stagger must be in [0, 30]');
     for (const c of a.cases) {
         const lib = PLAYER_LIB[c.player];
         if (lib && !fs.existsSync(LIBS[lib])) usage(`${LIBS[lib]} is missing: run npm ci`);
@@ -273,7 +278,7 @@ const hardDeadline = setTimeout(async () => {
     process.stderr.write('players.mjs: hard deadline reached, giving up\n');
     await cleanup();
     process.exit(1);
-}, (args.seconds + STARTUP_S + 90) * 1000);
+}, (args.seconds + STARTUP_S + 90 + args.cases.length * args.stagger) * 1000);
 hardDeadline.unref();
 
 function isPlaylist(url) {
@@ -465,9 +470,12 @@ async function main() {
         const page = await ctx.newPage();
         pages.push({ c, page, ctx });
     }
-    // all pages start together, and each plays for --seconds from its start
-    await Promise.all(pages.map((p) => {
+    // the pages start together, or --stagger s apart, and each plays for
+    // --seconds from its first frame
+    await Promise.all(pages.map(async (p, i) => {
         const { c, page } = p;
+        p.pt0 = t0 + i * args.stagger * 1000;
+        await new Promise((r) => setTimeout(r, Math.max(0, p.pt0 - Date.now())));
         p.pt0 = Date.now();
         watch(page, c, p.pt0);
         const cfg = MODES[c.player][c.mode];

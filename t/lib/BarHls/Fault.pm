@@ -442,22 +442,40 @@ sub worker_pids {
 # is closed, also when the client process is killed.
 sub client_established {
     my ($port) = @_;
-    my $n = 0;
+    my %seen;
     for my $file ('/proc/net/tcp', '/proc/net/tcp6') {
         open my $fh, '<', $file or next;
         while (my $line = <$fh>) {
-            my (undef, undef, $remote, $state) = split ' ', $line;
-            next unless defined $state && $state eq '01';
-            $n++ if $remote =~ /:([0-9A-F]{4})$/ && hex($1) == $port;
+            my @f = split ' ', $line;
+            next unless defined $f[9] && $f[3] eq '01';
+            $seen{"$f[1] $f[2]"} = $f[9] if $f[2] =~ /:([0-9A-F]{4})$/ && hex($1) == $port;
         }
     }
-    return $n;
+    return scalar keys %seen unless wantarray;
+    # in list context the connections: "local remote (pid)", in /proc's hex
+    my %pid = socket_owners(values %seen);
+    return map { "$_ (pid " . ($pid{ $seen{$_} } // '?') . ')' } sort keys %seen;
+}
+
+# socket inode => the pid holding it, for these inodes
+sub socket_owners {
+    my %want = map { $_ => 1 } @_;
+    my %pid;
+    opendir my $dh, '/proc' or return;
+    for my $p (grep { /^\d+$/ } readdir $dh) {
+        opendir my $fds, "/proc/$p/fd" or next;
+        for my $fd (readdir $fds) {
+            my $l = readlink "/proc/$p/fd/$fd" // next;
+            $pid{$1} = $p if $l =~ /^socket:\[(\d+)\]$/ && $want{$1};
+        }
+    }
+    return %pid;
 }
 
 # max_sessions([ports], $secs, $until): like BarHls::Test::max_established
 # (every 10 ms, for $secs or until $until->() then one more second), for
 # both sides: { port => { camera => most ESTABLISHED on the camera's side,
-# client => most on nginx's side } }
+# client => most on nginx's side, client_seen => those connections } }
 sub max_sessions {
     my ($ports, $secs, $until) = @_;
     my %max = map { $_ => { camera => 0, client => 0 } } @$ports;
@@ -467,7 +485,11 @@ sub max_sessions {
             my $s = BarHls::Test::tcp_established($port);
             my $c = client_established($port);
             $max{$port}{camera} = $s if $s > $max{$port}{camera};
-            $max{$port}{client} = $c if $c > $max{$port}{client};
+            if ($c > $max{$port}{client}) {
+                # who holds them (read again: a moment later)
+                $max{$port}{client} = $c;
+                $max{$port}{client_seen} = join ', ', client_established($port);
+            }
         }
         if (!$stop && $until && $until->()) {
             $stop = time + 1;

@@ -744,16 +744,16 @@ sub wait_for_log {
 # own count, it drops the moment the peer closes.
 sub tcp_established {
     my ($port) = @_;
-    my $n = 0;
+    my %seen;
     for my $file ('/proc/net/tcp', '/proc/net/tcp6') {
         open my $fh, '<', $file or next;
         while (<$fh>) {
-            my (undef, $local, undef, $state) = split ' ';
+            my (undef, $local, $remote, $state) = split ' ';
             next unless defined $state && $state eq '01';
-            $n++ if $local =~ /:([0-9A-F]{4})$/ && hex($1) == $port;
+            $seen{"$local $remote"} = 1 if $local =~ /:([0-9A-F]{4})$/ && hex($1) == $port;
         }
     }
-    return $n;
+    return scalar keys %seen;
 }
 
 # Samples tcp_established($port) for each port every 10 ms, for $secs
