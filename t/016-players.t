@@ -16,9 +16,10 @@
 # depend on them.
 #
 # BAR_HLS_PLAYERS=hlsjs,shaka limits the players, BAR_HLS_PLAYER_SECONDS
-# the seconds of the other cases; BAR_HLS_PLAYERS_OUT=DIR keeps every
-# page's request log, events and frames there.  Skipped without node,
-# Chromium or node_modules (npm ci).
+# the seconds of the other cases, BAR_HLS_PLAYERS_NICE their niceness
+# (10); BAR_HLS_PLAYERS_OUT=DIR keeps every page's request log, events
+# and frames there.  Skipped without node, Chromium or node_modules
+# (npm ci).
 use strict;
 use warnings;
 
@@ -67,6 +68,7 @@ my %Few = (hlsjs => ['default'], shaka => ['seq'], vhs => [qw(default classic)],
 my @Players = grep { $Modes{$_} } split /,/, ($ENV{BAR_HLS_PLAYERS} // 'hlsjs,shaka,vhs,native');
 my $Batch = 5;                  # pages played at once
 my $Stagger = 2;                # seconds between their starts
+my $Nice = $ENV{BAR_HLS_PLAYERS_NICE} // 10;    # their niceness
 
 # Player bugs that no server can fix, as "player-mode" => why.  The page
 # still runs and is reported; its checks are TODO tests.
@@ -123,7 +125,7 @@ sub check_players {
     while (my @batch = splice @todo, 0, $size) {
         # the players run niced, below nginx and the camera: on a viewer's
         # phone they take no CPU from either
-        my @cmd = ('nice', '-n', 10, 'node', "$Root/bench/players.mjs",
+        my @cmd = ('nice', '-n', $Nice, 'node', "$Root/bench/players.mjs",
                    '--seconds', $secs, '--warmup', 5,
                    '--stagger', $Stagger,
                    '--chromium', $Chromium, '--quiet', ($out ? ('--out', $out) : ()),
