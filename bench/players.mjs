@@ -16,10 +16,11 @@
 // Every case plays in its own page (and browser context) of one Chromium,
 // all at the same time, each for --seconds after its first frame (a page
 // that shows none gives up 20 s later).  --stagger S opens them S seconds
-// apart: a page that loads its player and starts while another joins the
-// live edge takes the CPU that one needs on a small machine.  The page origin (a tiny HTTP
-// server on 127.0.0.1 that serves the page and the players' scripts from
-// node_modules) differs from the stream's, so every request is CORS.
+// apart: a page that loads its player while another joins the live edge
+// takes the CPU that one needs on a small machine.  The page origin (a
+// tiny HTTP server on 127.0.0.1 that serves the page and the players'
+// scripts from node_modules) differs from the stream's, so every request
+// is CORS.
 //
 // Per case it records, with times relative to the page start:
 //   - every request of the page: URL, status, time of the request, of the

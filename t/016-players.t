@@ -1,8 +1,9 @@
 # Every player plays it (issue 11): hls.js, Shaka Player, video.js (VHS)
 # and Chromium's native HLS, in headless Chromium, each with its defaults
 # and with its other mode (bench/players.mjs: one page per player, up
-# to five at once, started 2 s apart), against the default stream (its multivariant playlist, the
-# one to embed; 30 s of play) and, for 20 s each (index.m3u8)
+# to five at once, started 2 s apart), against the default stream (its
+# multivariant playlist, the one to embed; 30 s of play) and, for 20 s
+# each (index.m3u8)
 # with each player's defaults and VHS classic, part=off, variant=mpegts,
 # a 4 s key frame interval, segment=1s and segment=6s (bench/players
 # --matrix plays every mode on every stream).  For every page: no fatal error, at most one stall after
