@@ -475,8 +475,8 @@ async function main() {
     // --seconds from its first frame
     await Promise.all(pages.map(async (p, i) => {
         const { c, page } = p;
-        p.pt0 = t0 + i * args.stagger * 1000;
-        await new Promise((r) => setTimeout(r, Math.max(0, p.pt0 - Date.now())));
+        const startAt = t0 + i * args.stagger * 1000;
+        await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())));
         p.pt0 = Date.now();
         watch(page, c, p.pt0);
         const cfg = MODES[c.player][c.mode];

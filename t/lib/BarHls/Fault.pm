@@ -442,15 +442,7 @@ sub worker_pids {
 # is closed, also when the client process is killed.
 sub client_established {
     my ($port) = @_;
-    my %seen;
-    for my $file ('/proc/net/tcp', '/proc/net/tcp6') {
-        open my $fh, '<', $file or next;
-        while (my $line = <$fh>) {
-            my @f = split ' ', $line;
-            next unless defined $f[9] && $f[3] eq '01';
-            $seen{"$f[1] $f[2]"} = $f[9] if $f[2] =~ /:([0-9A-F]{4})$/ && hex($1) == $port;
-        }
-    }
+    my %seen = %{ BarHls::Test::tcp_connections($port, 'remote') };
     return scalar keys %seen unless wantarray;
     # in list context the connections: "local remote (pid)", in /proc's hex
     my %pid = socket_owners(values %seen);

@@ -744,16 +744,25 @@ sub wait_for_log {
 # own count, it drops the moment the peer closes.
 sub tcp_established {
     my ($port) = @_;
+    return scalar keys %{ tcp_connections($port, 'local') };
+}
+
+# The ESTABLISHED TCP connections whose $side ('local' or 'remote') port
+# is $port: { "local remote" (in /proc's hex) => socket inode }.  Keyed by
+# the connection: /proc/net/tcp is read in chunks, not as one snapshot.
+sub tcp_connections {
+    my ($port, $side) = @_;
+    my $f = $side eq 'local' ? 1 : 2;
     my %seen;
     for my $file ('/proc/net/tcp', '/proc/net/tcp6') {
         open my $fh, '<', $file or next;
-        while (<$fh>) {
-            my (undef, $local, $remote, $state) = split ' ';
-            next unless defined $state && $state eq '01';
-            $seen{"$local $remote"} = 1 if $local =~ /:([0-9A-F]{4})$/ && hex($1) == $port;
+        while (my $line = <$fh>) {
+            my @c = split ' ', $line;
+            next unless defined $c[9] && $c[3] eq '01';
+            $seen{"$c[1] $c[2]"} = $c[9] if $c[$f] =~ /:([0-9A-F]{4})$/ && hex($1) == $port;
         }
     }
-    return scalar keys %seen;
+    return \%seen;
 }
 
 # Samples tcp_established($port) for each port every 10 ms, for $secs
