@@ -81,11 +81,24 @@ FIXTURES  := $(BUILD)/fixture.mkv $(BUILD)/fixture-sliced.mkv \
              $(addprefix $(BUILD)/hevc/hevc-,main.hevc main10.hevc rext.hevc \
                                             sub.hevc main.mp4)
 
-$(BUILD)/unit/%: tests/unit/%.c tests/unit/*.h $(CORE_SRCS) $(CORE_HDRS)
+# the core compiled once with the sanitizers, for the unit tests and the
+# corpus replays (each object rebuilt when any core header changes)
+CORE_ASAN := $(CORE_SRCS:ngx_bar_hls_module/core/%.c=$(BUILD)/core-asan/%.o)
+
+$(BUILD)/core-asan/%.o: ngx_bar_hls_module/core/%.c $(CORE_HDRS)
+	@mkdir -p $(BUILD)/core-asan
+	$(CC) -c -g -O1 -std=gnu99 $(WARN) $(SANITIZE) -fno-omit-frame-pointer \
+	    $(AV_CFLAGS) -o $@ $<
+
+$(BUILD)/libbhcore-asan.a: $(CORE_ASAN)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/unit/%: tests/unit/%.c tests/unit/*.h $(BUILD)/libbhcore-asan.a
 	mkdir -p $(BUILD)/unit
 	$(CC) -g -O1 -std=gnu99 $(WARN) $(SANITIZE) -fno-omit-frame-pointer \
 	    -Ingx_bar_hls_module/core $(AV_CFLAGS) \
-	    -o $@ $< $(CORE_SRCS) $(AV_LIBS) -lpthread -lm
+	    -o $@ $< $(BUILD)/libbhcore-asan.a $(AV_LIBS) -lpthread -lm
 
 # libFuzzer targets fuzz/fuzz_<name>.c, their corpora fuzz/<name>-corpus/:
 # make fuzz-<name> fuzzes for FUZZ_SECONDS (needs clang), replay_<name>
@@ -98,11 +111,11 @@ FUZZ_MAX_LEN_avc       := 8192
 FUZZ_MAX_LEN_hevc      := 2048
 FUZZ_MAX_LEN_audio     := 16384
 
-$(BUILD)/replay_%: fuzz/replay.c fuzz/fuzz_%.c $(CORE_SRCS) $(CORE_HDRS)
+$(BUILD)/replay_%: fuzz/replay.c fuzz/fuzz_%.c $(BUILD)/libbhcore-asan.a
 	mkdir -p $(BUILD)
 	$(CC) -g -O1 -std=gnu99 $(WARN) $(SANITIZE) -Ingx_bar_hls_module/core \
 	    $(AV_CFLAGS) -o $@ fuzz/replay.c fuzz/fuzz_$*.c \
-	    $(CORE_SRCS) $(AV_LIBS) -lpthread
+	    $(BUILD)/libbhcore-asan.a $(AV_LIBS) -lpthread -lm
 
 $(BUILD)/fuzz_%: fuzz/fuzz_%.c $(CORE_SRCS) $(CORE_HDRS)
 	mkdir -p $(BUILD)
@@ -212,8 +225,11 @@ unit: setup
 unit-run: $(UNIT_BINS) $(FIXTURES)
 	prove -v --exec '' $(UNIT_BINS) :: $(BUILD)
 
+# what the tests need is built on every core (the tests run one at a time)
+JOBS := $(shell nproc 2>/dev/null || echo 1)
+
 test: setup
-	$(MAKE) check
+	$(MAKE) -j$(JOBS) check
 
 check: module $(UNIT_BINS) $(FIXTURES) $(REPLAY_BINS)
 	scripts/run-tests
@@ -310,7 +326,7 @@ asan: $(ASAN_DIR)/ngx_bar_hls_module.so
 
 test-asan: setup
 	scripts/setup-asan $(ASAN_DIR)
-	$(MAKE) asan-check
+	$(MAKE) -j$(JOBS) asan-check
 
 asan-check: asan
 	scripts/test-asan $(ASAN_DIR)

@@ -20,7 +20,7 @@
 # the seconds of the other cases, BAR_HLS_PLAYERS_NICE their niceness
 # (10); BAR_HLS_PLAYERS_OUT=DIR keeps every page's request log, events
 # and frames there.  Skipped without node, Chromium or node_modules
-# (npm ci).
+# (npm ci), and fails for want of them under CI=true.
 use strict;
 use warnings;
 
@@ -33,7 +33,7 @@ use JSON::PP ();
 
 my $Root = repo_root();
 my $Chromium = $ENV{CHROMIUM} || '/usr/bin/chromium';
-my @missing = grep { !-e $_->[1] } (
+require_tools(
     ['node', '/usr/bin/node'],
     ['Chromium', $Chromium],
     ['node_modules/hls.js (npm ci)', "$Root/node_modules/hls.js/dist/hls.min.js"],
@@ -41,11 +41,11 @@ my @missing = grep { !-e $_->[1] } (
     ['node_modules/video.js (npm ci)', "$Root/node_modules/video.js/dist/video.min.js"],
     ['node_modules/playwright-core (npm ci)', "$Root/node_modules/playwright-core/package.json"],
 );
-if (@missing) {
-    plan skip_all => 'no ' . join(', ', map { $_->[0] } @missing);
-} else {
-    plan 'no_plan';
-}
+plan 'no_plan';
+
+# the pages of another test run on this machine (.ci/run runs make test
+# and make test-asan at once) wait: see BarHls::Test::exclusive_cpu
+exclusive_cpu('players');
 
 log_level('info');
 no_shuffle();
@@ -93,12 +93,20 @@ our %TODO = (
 );
 
 # Known defects of one kind of stream (--- bar_players: ... todo=KIND),
-# as "player-mode" => what was seen
+# as "player-mode" => what was seen; these make only the checks of
+# smooth play (stalls, frames decoded) TODO tests, the others stay.
+# (Shaka's TS transmuxer failed with 3018 on a first part without audio,
+# which the module no longer makes: that one is gone.)
 our %TODO_KIND = (
-    ts => {
-        'shaka-seq' => "Shaka 5.2.12's MPEG-TS transmuxer failed once at the start "
-            . '(error 3018, TRANSMUXING_FAILED, on the first part it fetched, in sequence '
-            . 'mode and not), in 1 of 2 runs; not yet known why',
+    gop4 => {
+        'hlsjs-default' => 'hls.js 1.7.4 in LL-HLS with a 4 s key frame interval lost one '
+            . 'GOP of video (18 fps decoded over 15 s, audio and the media clock going on) '
+            . 'with 2 or 3 stalls, in 2 of 16 runs (in one every page of the batch stalled at '
+            . 'the same moment); no other player lost frames.  Suspected (from its source, not yet from a '
+            . 'page log): once a segment\'s parts lose their loaded state (fragment-tracker, '
+            . 'clearTrackerIfNeeded) getNextPart restarts at the segment\'s independent part, '
+            . 'before the playhead, and Chromium shows no video until the next key frame after '
+            . 'an append over the playhead (hls.js#3596); README, Players',
     },
 );
 
@@ -156,27 +164,32 @@ sub check_players {
                      $c->{fatal} ? ", fatal: $c->{fatal}{source} $c->{fatal}{code} "
                                    . substr($c->{fatal}{message} // '', 0, 120) : '');
         # the VHS bug needs parts: a classic stream is no excuse
-        local $TODO = ($o{parts} // 'on') eq 'off' ? undef
-                      : $TODO{$id} // ($o{todo} ? $TODO_KIND{$o{todo}}{$id} : undef);
-        check_case("$name - $id", $c, $secs);
+        local $TODO = ($o{parts} // 'on') eq 'off' ? undef : $TODO{$id};
+        check_case("$name - $id", $c, $secs, $o{todo} ? $TODO_KIND{ $o{todo} }{$id} : undef);
     }
 }
 
 sub check_case {
-    my ($name, $c, $secs) = @_;
+    my ($name, $c, $secs, $smooth_todo) = @_;
     my $json = JSON::PP->new->canonical;
     ok(!$c->{fatal}, "$name - no fatal error")
         or diag($json->encode($c->{fatal}));
     ok(defined $c->{first_frame_s} && $c->{first_frame_s} < 15,
        "$name - first frame within 15 s (" . ($c->{first_frame_s} // 'never') . ')');
-    ok($c->{stalls} <= 1, "$name - at most one stall after the first frame ($c->{stalls})")
-        or diag($json->encode($c->{stall_list}));
+    {
+        local $TODO = $smooth_todo // $TODO;
+        ok($c->{stalls} <= 1, "$name - at most one stall after the first frame ($c->{stalls})")
+            or diag($json->encode($c->{stall_list}));
+    }
     # the steady part: from 5 s to $secs s after the first frame
     my $window = $secs - 5;
     ok(($c->{media_advanced_s} // 0) >= 0.8 * $window,
        "$name - the media advanced " . ($c->{media_advanced_s} // 0) . " s in the ${window} s after the warm-up");
-    ok(defined $c->{fps} && $c->{fps} >= 0.8 * $Fps && $c->{fps} <= 1.2 * $Fps,
-       "$name - frames decoded at the camera's rate: " . ($c->{fps} // '-') . " fps (camera $Fps)");
+    {
+        local $TODO = $smooth_todo // $TODO;
+        ok(defined $c->{fps} && $c->{fps} >= 0.8 * $Fps && $c->{fps} <= 1.2 * $Fps,
+           "$name - frames decoded at the camera's rate: " . ($c->{fps} // '-') . " fps (camera $Fps)");
+    }
     ok(defined $c->{media_rate} && $c->{media_rate} >= 0.9 && $c->{media_rate} <= 1.2,
        "$name - the media clock advances at about 1 s a second (" . ($c->{media_rate} // '-') . ')');
     is($c->{http_errors_count}, 0, "$name - no HTTP error and no failed request")
@@ -253,7 +266,7 @@ BarHls::Test::wait_until(20, 0.2, sub {
     $n >= 3 });
 --- request
 GET /live/ts/index.m3u8
---- bar_players: cam=ts parts=on todo=ts
+--- bar_players: cam=ts parts=on
 --- bar_check: players
 --- no_error_log
 [error]
@@ -274,7 +287,7 @@ location /live/ {
 BarHls::Test::wait_playlist_ok('/live/gop4/index.m3u8', 3, 30);
 --- request
 GET /live/gop4/index.m3u8
---- bar_players: cam=gop4 parts=on
+--- bar_players: cam=gop4 parts=on todo=gop4
 --- bar_check: players
 --- no_error_log
 [error]

@@ -21,7 +21,8 @@ use Test::Nginx::Socket 'no_plan';
 
 my $Root = repo_root();
 my $Chromium = $ENV{CHROMIUM} || '/usr/bin/chromium';
-our $Out = "$Root/build/test-output/071-pages";
+# (make test-asan, which .ci/run runs beside make test, has its own)
+our $Out = "$Root/build/test-output/071-pages" . ($ENV{BAR_HLS_SANITIZER_DIR} ? '-asan' : '');
 File::Path::make_path($Out);
 our @Missing = grep { !-e $_->[1] } (
     ['node', '/usr/bin/node'],
