@@ -323,6 +323,10 @@ bh_new_parameter_sets(bh_segmenter_t *sg, AVPacket *key)
     sg->vpar->height = 0;
 
     sg->header = 0;
+    sg->part_bytes = 0;
+    sg->part_samples = 0;
+    sg->part_frames = 0;
+    sg->part_audio = 0;
     sg->part_open = 0;
     sg->part_carried = 0;
     sg->discontinuity = 1;

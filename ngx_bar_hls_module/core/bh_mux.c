@@ -298,6 +298,7 @@ bh_mux_packet(bh_segmenter_t *sg, bh_track_t *t, AVPacket *pkt, char *err,
     sg->part_bytes += pkt->size;
     sg->part_samples++;
     sg->part_frames += (t == &sg->video);
+    sg->part_audio += (t == &sg->audio);
 
     rc = av_write_frame(sg->oc, pkt);
 
@@ -362,6 +363,7 @@ bh_mux_part(bh_segmenter_t *sg, bh_chunk_t *chunk)
     sg->part_bytes = 0;
     sg->part_samples = 0;
     sg->part_frames = 0;
+    sg->part_audio = 0;
 
     return bh_take_output(sg, chunk);
 }
@@ -384,6 +386,8 @@ bh_take_output(bh_segmenter_t *sg, bh_chunk_t *chunk)
 void
 bh_mux_close(bh_segmenter_t *sg)
 {
+    av_packet_free(&sg->audio_held);    /* of this muxer's streams */
+
     if (sg->oc == NULL) {
         return;
     }

@@ -38,6 +38,10 @@ bh_limit(bh_segmenter_t *sg, char *err, size_t errlen, const char *fmt, ...)
     vsnprintf(err, errlen, fmt, args);
     va_end(args);
 
+    if (sg->part_open && sg->part_frames > 0) {
+        (void) bh_mux_held_audio(sg);       /* its audio, not lost */
+    }
+
     if (sg->part_open && sg->part_samples > 0) {
         if (sg->part_end > sg->part_start) {
             (void) bh_emit_part(sg, sg->part_end);
@@ -48,8 +52,13 @@ bh_limit(bh_segmenter_t *sg, char *err, size_t errlen, const char *fmt, ...)
     }
 
     av_packet_unref(sg->pending);
+    av_packet_free(&sg->audio_held);        /* no part to go into */
     bh_drop_untimed(sg);
 
+    sg->part_bytes = 0;
+    sg->part_samples = 0;
+    sg->part_frames = 0;
+    sg->part_audio = 0;
     sg->part_open = 0;
     sg->part_carried = 0;
     sg->resync = 1;
@@ -199,6 +208,17 @@ bh_emit_part(bh_segmenter_t *sg, int64_t end)
 
     memset(&chunk, 0, sizeof(bh_chunk_t));
 
+    /* MPEG-TS: a part with video and no audio takes the held audio */
+
+    if (sg->conf.format == BH_FORMAT_MPEGTS
+        && sg->part_frames > 0 && sg->part_audio == 0)
+    {
+        st = bh_mux_held_audio(sg);
+        if (st != BH_OK) {
+            return st;
+        }
+    }
+
     chunk.frames = sg->part_frames;
 
     st = bh_mux_part(sg, &chunk);
@@ -234,4 +254,29 @@ bh_emit_part(bh_segmenter_t *sg, int64_t end)
     sg->handler(sg->data, &chunk);
 
     return BH_OK;
+}
+
+
+/* muxes the audio packet bh_write_audio() held (MPEG-TS), if any */
+
+bh_status_t
+bh_mux_held_audio(bh_segmenter_t *sg)
+{
+    char         err[128];
+    AVPacket    *p;
+    bh_status_t  st;
+
+    p = sg->audio_held;
+
+    if (p == NULL) {
+        return BH_OK;
+    }
+
+    sg->audio_held = NULL;
+
+    st = bh_mux_packet(sg, &sg->audio, p, err, sizeof(err));
+
+    av_packet_free(&p);
+
+    return st;
 }

@@ -373,7 +373,7 @@ bh_write_audio(bh_segmenter_t *sg, AVPacket *pkt, char *err, size_t errlen)
 {
     int64_t      end;
     bh_status_t  st;
-    AVPacket    *p;
+    AVPacket    *p, *held;
 
     if (!sg->part_open) {
         return BH_OK;
@@ -402,6 +402,31 @@ bh_write_audio(bh_segmenter_t *sg, AVPacket *pkt, char *err, size_t errlen)
     }
 
     p->duration = sg->audio.step;
+
+    /*
+     * MPEG-TS: every part must carry audio.  Shaka's TS transmuxer (5.2)
+     * writes silence into a part without audio with the channel count and
+     * sample rate of the audio it parsed before, and has none for the
+     * first part it gets: a player that joins at a part without audio
+     * fails (error 3018).  Audio and video arrive apart by the camera's
+     * jitter, so a part can end before its audio came.  The newest audio
+     * packet waits for the next one; a part that got no audio at all takes
+     * it (bh_emit_part()).  Its timestamps do not change.  This covers
+     * audio up to about a part late (bursts of up to two parts); after a
+     * longer silence of the camera's audio, parts go without.
+     */
+
+    if (sg->conf.format == BH_FORMAT_MPEGTS) {
+        held = sg->audio_held;
+        sg->audio_held = p;
+
+        if (held == NULL) {
+            return BH_OK;
+        }
+
+        p = held;
+    }
+
     end = bh_usec(p->dts + p->duration, sg->audio.out_tb);
 
     st = bh_mux_packet(sg, &sg->audio, p, err, errlen);
@@ -445,6 +470,11 @@ bh_segmenter_flush(bh_segmenter_t *sg)
 
     if (end <= sg->part_start) {
         return BH_OK;
+    }
+
+    st = bh_mux_held_audio(sg);
+    if (st != BH_OK) {
+        return st;
     }
 
     return bh_emit_part(sg, end);

@@ -66,6 +66,7 @@ struct bh_segmenter_s {
     int                     out_failed;
 
     AVPacket               *pending;        /* video, waits for duration */
+    AVPacket               *audio_held;     /* MPEG-TS: the newest audio */
     unsigned                pending_pieces;
 
     AVPacket               *untimed[BH_MAX_UNTIMED];
@@ -92,6 +93,7 @@ struct bh_segmenter_s {
     size_t                  part_bytes;     /* muxed into the open part */
     unsigned                part_samples;
     unsigned                part_frames;    /* video samples of them */
+    unsigned                part_audio;     /* audio samples of them */
 
     /* how fast media time goes by as the camera's frames arrive */
     int64_t                 speed_arrival;  /* usec, window start */
@@ -126,6 +128,7 @@ bh_status_t bh_speed(bh_segmenter_t *sg, int64_t media, int64_t arrival,
 bh_status_t bh_cut(bh_segmenter_t *sg, AVPacket *pkt, int key, int64_t now,
     int64_t wallclock, char *err, size_t errlen);
 bh_status_t bh_emit_part(bh_segmenter_t *sg, int64_t end);
+bh_status_t bh_mux_held_audio(bh_segmenter_t *sg);
 
 
 /* bh_frames.c */

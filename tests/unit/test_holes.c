@@ -24,22 +24,13 @@
 
 #include "bh_media.h"
 #include "tap.h"
+#include "test_h264.h"
 
 
 #define PART        (BH_USEC / 5)
 #define TICKS       3600                /* 40 ms at 1/90000 */
 #define FRAMES      1000
 #define MAX_PARTS   1024
-
-
-/* SPS and PPS of a 320x240 stream made by x264 */
-
-static const uint8_t  sps[] = {
-    0x67, 0x64, 0x00, 0x0d, 0xac, 0xb2, 0x02, 0x83, 0xf6, 0x02, 0x20, 0x00,
-    0x00, 0x03, 0x00, 0x20, 0x00, 0x00, 0x06, 0x41, 0xe2, 0x85, 0x49
-};
-
-static const uint8_t  pps[] = { 0x68, 0xeb, 0xc3, 0xcb, 0x22, 0xc0 };
 
 
 typedef struct {
@@ -196,16 +187,7 @@ run(int pattern, int b_frames, int ticks, int gop, const char *name)
 
     sg = bh_segmenter_create(&conf, collect, &out);
 
-    par = avcodec_parameters_alloc();
-    par->codec_type = AVMEDIA_TYPE_VIDEO;
-    par->codec_id = AV_CODEC_ID_H264;
-    par->extradata = av_mallocz(8 + sizeof(sps) + sizeof(pps)
-                                + AV_INPUT_BUFFER_PADDING_SIZE);
-    memcpy(par->extradata, "\0\0\0\1", 4);
-    memcpy(par->extradata + 4, sps, sizeof(sps));
-    memcpy(par->extradata + 4 + sizeof(sps), "\0\0\0\1", 4);
-    memcpy(par->extradata + 8 + sizeof(sps), pps, sizeof(pps));
-    par->extradata_size = 8 + sizeof(sps) + sizeof(pps);
+    par = test_h264_par();
 
     (void) bh_segmenter_open(sg, par, 0, 1, 90000, NULL, -1, 0, 0,
                              err, sizeof(err));
