@@ -27,7 +27,7 @@ my $TONE_PEAK = $BarHls::Audio::TONE_PEAK;
 
 start_camera(env => 'TEST_NGINX_TAPO_PORT', codec => 'h264', profile => 'high',
              size => '1280x720', fps => 15, gop => 30, audio => 'pcma',
-             auth => 'digest', password => $PASSWORD);
+             auth => 'digest', password => $PASSWORD, record => 1);
 
 sub check_tapo {
     my ($block, $body) = @_;
@@ -130,7 +130,7 @@ location = /live/status {
 BarHls::Test::wait_playlist_ok('/live/tapo/index.m3u8', 3, 20);
 --- request
 GET /live/tapo/index.m3u8
---- bar_playlist: min=3 target=2 extinf=2.000
+--- bar_playlist: min=3 target=2 camera=TEST_NGINX_TAPO_PORT segment=2
 --- bar_check: tapo
 --- error_log eval
 [qr/\[info\] .*bar_hls: camera "tapo": audio pcm_alaw 8000 Hz, 1 channel\(s\), transcoded to AAC-LC 48000 Hz/,

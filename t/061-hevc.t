@@ -24,9 +24,9 @@ add_response_body_check(\&check_body);
 my $Root = repo_root();
 
 start_camera(env => 'TEST_NGINX_HEVC_PORT', codec => 'h265', size => '320x240',
-             fps => 15, gop => 15, audio => 'aac');
+             fps => 15, gop => 15, audio => 'aac', record => 1);
 start_camera(env => 'TEST_NGINX_BARE_PORT', codec => 'h265', size => '320x240',
-             fps => 15, gop => 15, no_sprop => 1);
+             fps => 15, gop => 15, no_sprop => 1, record => 1);
 
 sub status_of {
     my ($cam) = @_;
@@ -155,7 +155,7 @@ location = /live/status {
 BarHls::Test::wait_playlist_ok('/live/hevc/index.m3u8', 3, 20);
 --- request
 GET /live/hevc/index.m3u8
---- bar_playlist: min=3 target=2 extinf=2.000
+--- bar_playlist: min=3 target=2 camera=TEST_NGINX_HEVC_PORT segment=2
 --- bar_check: hevc
 --- error_log eval
 qr/\[notice\] .*bar_hls: camera "hevc": streaming 320x240 hvc1\.1\.6\.L\d+\.90,mp4a\.40\.2$/
@@ -200,7 +200,7 @@ GET /live/hevcts/index.m3u8
 BarHls::Test::wait_playlist_ok('/live/bare/index.m3u8', 3, 20);
 --- request
 GET /live/bare/index.m3u8
---- bar_playlist: min=3 target=2 extinf=2.000
+--- bar_playlist: min=3 target=2 camera=TEST_NGINX_BARE_PORT segment=2
 --- bar_decode: cam=bare seconds=4
 --- bar_check: decode
 --- error_log eval

@@ -9,6 +9,7 @@ use warnings;
 
 use lib 't/lib';
 use BarHls::Test;
+use BarHls::Timing ();
 use Test::Nginx::Socket 'no_plan';
 
 use JSON::PP ();
@@ -20,16 +21,16 @@ add_response_body_check(\&check_body);
 
 my %small = (size => '320x240', fps => 15);
 start_camera(env => 'TEST_NGINX_MAIN_PORT', bframes => 2, profile => 'main',
-             gop => 15, %small);
+             gop => 15, %small, record => 1);
 start_camera(env => 'TEST_NGINX_HIGH_PORT', bframes => 3, profile => 'high',
-             gop => 15, %small);
+             gop => 15, %small, record => 1);
 start_camera(env => 'TEST_NGINX_B265_PORT', codec => 'h265', bframes => 2,
-             gop => 15, %small);
-start_camera(env => 'TEST_NGINX_GOP4_PORT', gop => 60, %small);
-start_camera(env => 'TEST_NGINX_GOP10_PORT', gop => 150, %small);
-start_camera(env => 'TEST_NGINX_FPS5_PORT', size => '320x240', fps => 5, gop => 10);
-start_camera(env => 'TEST_NGINX_FPS30_PORT', size => '320x240', fps => 30, gop => 60);
-start_camera(env => 'TEST_NGINX_BARE_PORT', no_sprop => 1, gop => 15, %small);
+             gop => 15, %small, record => 1);
+start_camera(env => 'TEST_NGINX_GOP4_PORT', gop => 60, %small, record => 1);
+start_camera(env => 'TEST_NGINX_GOP10_PORT', gop => 150, %small, record => 1);
+start_camera(env => 'TEST_NGINX_FPS5_PORT', size => '320x240', fps => 5, gop => 10, record => 1);
+start_camera(env => 'TEST_NGINX_FPS30_PORT', size => '320x240', fps => 30, gop => 60, record => 1);
+start_camera(env => 'TEST_NGINX_BARE_PORT', no_sprop => 1, gop => 15, %small, record => 1);
 
 sub status_of {
     my ($cam) = @_;
@@ -113,13 +114,18 @@ sub check_frames {
     my $name = $block->name;
     my %o = ($block->bar_quirk // '') =~ /(\w+)=(\S+)/g;
     my $pl = parse_playlist($body);
+    # the frames the camera sent in each segment's span (its recorder)
+    my $cam = camera_on_port('TEST_NGINX_' . uc($o{cam}) . '_PORT');
+    my $spans = BarHls::Timing::camera_segments_ok("$name - frames", $cam, $pl, segment => 2);
     for my $seg (@{ $pl->{segments} }) {
         my $p = probe_segment("/live/$o{cam}", $seg->{map}, $seg->{uri});
         is($p->{rc} . $p->{err}, '0', "$name - $seg->{uri}: ffprobe reads it");
         is($p->{first_key}, 1, "$name - $seg->{uri}: starts with a key frame");
         my $frames = $p->{video} // 0;
-        ok(abs($frames - $seg->{duration} * $o{fps}) < 0.5,
-           "$name - $seg->{uri}: $seg->{duration} s at $o{fps} fps ($frames frames)");
+        my $span = $spans->{ $seg->{uri} };
+        is($frames, $span ? BarHls::Timing::camera_span_frames($cam, @$span) : 'a span of the camera',
+           "$name - $seg->{uri}: the frames the camera sent in its $seg->{duration} s "
+           . "(at $o{fps} fps: " . sprintf('%.1f', $seg->{duration} * $o{fps}) . ')');
     }
 }
 
@@ -159,7 +165,7 @@ location = /live/status {
 BarHls::Test::wait_playlist_ok('/live/main/index.m3u8', 3, 20);
 --- request
 GET /live/main/index.m3u8
---- bar_playlist: min=3 target=2 extinf=2.000
+--- bar_playlist: min=3 target=2 camera=TEST_NGINX_MAIN_PORT segment=2 first=todo
 --- bar_quirk: cam=main codecs=^avc1\.4d profile=Main
 --- bar_check: bframes
 --- timeout: 60
@@ -169,7 +175,7 @@ GET /live/main/index.m3u8
 === TEST 2: H.264 High with 3 B-frames
 --- request
 GET /live/high/index.m3u8
---- bar_playlist: min=3 target=2 extinf=2.000
+--- bar_playlist: min=3 target=2 camera=TEST_NGINX_HIGH_PORT segment=2 first=todo
 --- bar_quirk: cam=high codecs=^avc1\.64 profile=High
 --- bar_check: bframes
 --- timeout: 60
@@ -179,7 +185,7 @@ GET /live/high/index.m3u8
 === TEST 3: H.265 Main with 2 B-frames
 --- request
 GET /live/b265/index.m3u8
---- bar_playlist: min=3 target=2 extinf=2.000
+--- bar_playlist: min=3 target=2 camera=TEST_NGINX_B265_PORT segment=2 first=todo
 --- bar_quirk: cam=b265 codecs=^hvc1\.1\.6\. profile=Main
 --- bar_check: bframes
 --- timeout: 60
@@ -191,7 +197,7 @@ GET /live/b265/index.m3u8
 BarHls::Test::wait_playlist_ok('/live/gop4/index.m3u8', 3, 30);
 --- request
 GET /live/gop4/index.m3u8
---- bar_playlist: min=3 target=4 extinf=4.000
+--- bar_playlist: min=3 target=4 camera=TEST_NGINX_GOP4_PORT segment=2
 --- bar_quirk: cam=gop4 gop=4
 --- bar_check: gop
 
@@ -202,7 +208,7 @@ GET /live/gop4/index.m3u8
 BarHls::Test::wait_playlist_ok('/live/gop10/index.m3u8', 2, 45);
 --- request
 GET /live/gop10/index.m3u8
---- bar_playlist: min=2 target=10 extinf=10.000
+--- bar_playlist: min=2 target=10 camera=TEST_NGINX_GOP10_PORT segment=2
 --- bar_quirk: cam=gop10 gop=10
 --- bar_check: gop
 --- timeout: 60
@@ -214,7 +220,7 @@ GET /live/gop10/index.m3u8
 BarHls::Test::wait_playlist_ok('/live/fps5/index.m3u8', 3, 20);
 --- request
 GET /live/fps5/index.m3u8
---- bar_playlist: min=3 target=2 extinf=2.000
+--- bar_playlist: min=3 target=2 camera=TEST_NGINX_FPS5_PORT segment=2
 --- bar_quirk: cam=fps5 fps=5
 --- bar_check: frames
 
@@ -223,7 +229,7 @@ GET /live/fps5/index.m3u8
 === TEST 7: 30 frames a second: segments of their duration in frames
 --- request
 GET /live/fps30/index.m3u8
---- bar_playlist: min=3 target=2 extinf=2.000
+--- bar_playlist: min=3 target=2 camera=TEST_NGINX_FPS30_PORT segment=2
 --- bar_quirk: cam=fps30 fps=30
 --- bar_check: frames
 
@@ -232,6 +238,6 @@ GET /live/fps30/index.m3u8
 === TEST 8: SPS and PPS in band only (no sprop-parameter-sets in the SDP)
 --- request
 GET /live/bare/index.m3u8
---- bar_playlist: min=3 target=2 extinf=2.000
+--- bar_playlist: min=3 target=2 camera=TEST_NGINX_BARE_PORT segment=2
 --- bar_check: bare
 --- timeout: 40
