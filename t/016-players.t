@@ -92,6 +92,16 @@ our %TODO = (
         . '{sequenceMode: true}}}',
 );
 
+# Under scripts/test-asan the players fetch from nginx and the module
+# built with AddressSanitizer, several times slower, on a machine that
+# .ci/run shares with make test: a player there can wait a moment for a
+# part that a release build serves at once (seen: Shaka, 4 s GOP, two
+# stalls of 0.18 and 0.58 s in its first 3 s, 24.9 fps after).  The
+# count of stalls is make test's to judge; here it is printed, as a TODO.
+our $SanitizerStalls = $ENV{BAR_HLS_SANITIZER_DIR}
+    ? 'the sanitizer build of nginx is slower: stalls are counted by make test'
+    : undef;
+
 # Known defects of one kind of stream (--- bar_players: ... todo=KIND),
 # as "player-mode" => what was seen; these make only the checks of
 # smooth play (stalls, frames decoded) TODO tests, the others stay.
@@ -102,11 +112,13 @@ our %TODO_KIND = (
         'hlsjs-default' => 'hls.js 1.7.4 in LL-HLS with a 4 s key frame interval lost one '
             . 'GOP of video (18 fps decoded over 15 s, audio and the media clock going on) '
             . 'with 2 or 3 stalls, in 2 of 16 runs (in one every page of the batch stalled at '
-            . 'the same moment); no other player lost frames.  Suspected (from its source, not yet from a '
-            . 'page log): once a segment\'s parts lose their loaded state (fragment-tracker, '
-            . 'clearTrackerIfNeeded) getNextPart restarts at the segment\'s independent part, '
-            . 'before the playhead, and Chromium shows no video until the next key frame after '
-            . 'an append over the playhead (hls.js#3596); README, Players',
+            . 'the same moment); no other player lost frames.  From its source (not yet from a '
+            . 'page log): a part\'s loaded state is read from its segment\'s fragment-tracker '
+            . 'entry; when that goes (a flush done while a part loads, a backtrack, an error) '
+            . 'getNextPart starts the segment again at its only independent part, before the '
+            . 'playhead, and Chromium shows no video until the next key frame after an append '
+            . 'over the playhead (hls.js#3596; the #7807 work-around checks a video-only '
+            . 'SourceBuffer); README, Players',
     },
 );
 
@@ -177,7 +189,7 @@ sub check_case {
     ok(defined $c->{first_frame_s} && $c->{first_frame_s} < 15,
        "$name - first frame within 15 s (" . ($c->{first_frame_s} // 'never') . ')');
     {
-        local $TODO = $smooth_todo // $TODO;
+        local $TODO = $smooth_todo // $TODO // $SanitizerStalls;
         ok($c->{stalls} <= 1, "$name - at most one stall after the first frame ($c->{stalls})")
             or diag($json->encode($c->{stall_list}));
     }
